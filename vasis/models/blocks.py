@@ -1,0 +1,55 @@
+"""The residual block with conditional norms shared by SPADE, CLADE and OASIS generators."""
+from __future__ import annotations
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .layers import conv2d
+from .norms import ConditionalNorm
+
+
+class ConditionalResBlock(nn.Module):
+    """shortcut(x) + conv_1(act(norm_1(conv_0(act(norm_0(x)))))), as SPADE's and OASIS's block.
+
+    The shortcut is ``conv_s(norm_s(x))`` (1x1, no bias) when fin != fout. ``norm_kwargs``
+    are passed to every :class:`ConditionalNorm` (conditioning layout and resolution).
+    With ``pad_after_conv`` the 3x3 convs are valid convs whose output is reflect-padded back
+    to size (the official VA-OASIS block); otherwise they pad their input.
+    """
+
+    def __init__(self, fin: int, fout: int, norm_cfg, norm_kwargs: dict, *, padding: str,
+                 spectral: bool, pad_after_conv: bool = False):
+        super().__init__()
+        self.learned_shortcut = fin != fout
+        self.pad_after_conv = pad_after_conv
+        fmiddle = min(fin, fout)
+        self.norm_0 = ConditionalNorm(norm_cfg, fin, **norm_kwargs)
+        self.norm_1 = ConditionalNorm(norm_cfg, fmiddle, **norm_kwargs)
+        conv_pad = "zero" if pad_after_conv else padding
+        self.conv_0 = conv2d(self.norm_0.out_channels, fmiddle, 3, padding=conv_pad,
+                             spectral=spectral)
+        self.conv_1 = conv2d(self.norm_1.out_channels, fout, 3, padding=conv_pad,
+                             spectral=spectral)
+        if pad_after_conv:
+            for conv in (self.conv_0, self.conv_1):
+                conv.padding = (0, 0)
+        if self.learned_shortcut:
+            self.norm_s = ConditionalNorm(norm_cfg, fin, **norm_kwargs)
+            self.conv_s = conv2d(self.norm_s.out_channels, fout, 1, bias=False, spectral=spectral)
+
+    @staticmethod
+    def actvn(x):
+        return F.leaky_relu(x, 2e-1)
+
+    def _conv(self, conv, x):
+        x = conv(x)
+        return F.pad(x, (1, 1, 1, 1), mode="reflect") if self.pad_after_conv else x
+
+    def forward(self, x, seg, relative=None):
+        if self.learned_shortcut:
+            x_s = self.conv_s(self.norm_s(x, seg, relative))
+        else:
+            x_s = x
+        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative)))
+        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative)))
+        return x_s + dx

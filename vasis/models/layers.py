@@ -1,0 +1,38 @@
+"""Small building blocks shared by every network: padded convs and parameter-free norms."""
+from __future__ import annotations
+
+import torch.nn as nn
+from torch.nn.utils import spectral_norm as _spectral_norm
+
+PADDINGS = ("zero", "reflect")
+PARAM_FREE_NORMS = ("batch", "syncbatch", "instance")
+
+
+def conv2d(in_ch: int, out_ch: int, kernel_size: int, *, padding: str = "zero",
+           bias: bool = True, spectral: bool = False, stride: int = 1) -> nn.Module:
+    """A 'same' conv whose border handling is a switch.
+
+    Reflect padding is the conv's own ``padding_mode`` rather than a separate pad layer, so the
+    parameter names are the same for both paddings and a checkpoint loads into either; the
+    padding can be swapped later by changing one attribute (see ``analysis.surgery``).
+    Spectral norm is torch's classic hook, whose ``weight_orig``/``weight_u``/``weight_v``
+    state-dict entries are the official SPADE/OASIS ones.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2,
+                     bias=bias, padding_mode="reflect" if padding == "reflect" else "zeros")
+    return _spectral_norm(conv) if spectral else conv
+
+
+def param_free_norm(kind: str, channels: int) -> nn.Module:
+    """Normalization without affine parameters; the conditional norm supplies scale and shift.
+
+    ``syncbatch`` is a plain BatchNorm2d here (identical state dict and single-process maths);
+    the trainer converts it to ``nn.SyncBatchNorm`` under DistributedDataParallel.
+    """
+    if kind in ("batch", "syncbatch"):
+        return nn.BatchNorm2d(channels, affine=False)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False)
+    raise ValueError(f"param-free norm must be one of {PARAM_FREE_NORMS}, got {kind!r}")

@@ -1,0 +1,188 @@
+"""The conditional normalization family: SPADE, CLADE (+ICPE), OASIS and the VASIS switches.
+
+out = norm(x) * (1 + gamma) + beta   for SPADE modulation (SPADE, OASIS, VA-SPADE, VA-OASIS)
+out = norm(x) * gamma + beta         for CLADE modulation (CLADE, CLADE-ICPE, VA-CLADE)
+
+gamma and beta are built in three independent steps, each a switch of :class:`NormConfig`:
+1. the label feature: convs on the label map (SPADE) or a per-class table lookup (CLADE), with
+   ``seg_nc`` channels (all C, or C/2 when semantic noise is concatenated);
+2. the position code (absolute / learnable / relative), which modulates the label feature
+   multiplicatively through zero-initialised 1x1 convs: f * (1 + conv(pos));
+3. the noise (semantic / random), concatenated to or averaged with the label feature.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import NormConfig
+from .layers import conv2d, param_free_norm
+
+
+def absolute_position_grid(height: int, width: int) -> torch.Tensor:
+    """(2, H, W) normalized (row, col) coordinates in [-1, 1), as the official VASIS code."""
+    rows = torch.arange(height, dtype=torch.float32) / height * 2 - 1
+    cols = torch.arange(width, dtype=torch.float32) / width * 2 - 1
+    return torch.stack([rows[:, None].expand(height, width), cols[None, :].expand(height, width)])
+
+
+def noise_split(cfg: NormConfig, channels: int) -> tuple[int, int]:
+    """(label-feature channels, noise channels) of a norm over ``channels`` features.
+
+    Concatenated noise takes the upper half of the channels (C - C//2); averaged noise has all
+    C. ``noise_channels='one'`` does not change these counts: as in the official code it gives
+    each class a single learnable scale and shift shared by all noise channels.
+    """
+    if cfg.noise == "none":
+        return channels, 0
+    if cfg.noise_combine == "plus":
+        return channels, channels
+    return channels // 2, channels - channels // 2
+
+
+class ConditionalNorm(nn.Module):
+    """One conditional normalization layer.
+
+    Args:
+        cfg: the switches.
+        channels: C, the channels of the normalized feature.
+        cond_nc: channels of the conditioning map the layer receives (one-hot label map, plus
+            don't-care, instance-edge and OASIS 3D-noise channels where present).
+        semantic: ``slice`` of the conditioning channels holding the one-hot classes; class ids
+            are their argmax. Tables of CLADE are indexed by it.
+        instance_channel: index of the instance-edge channel, or None. CLADE turns it into one
+            extra output channel (``inst_conv``) as the official CLADE code does.
+        resolution: (H, W) of this layer's feature map; the learnable position code lives there.
+        padding: padding of the 3x3 convs ('zero' or 'reflect').
+    """
+
+    def __init__(self, cfg: NormConfig, channels: int, cond_nc: int, semantic: slice,
+                 instance_channel: int | None, resolution: tuple[int, int], padding: str):
+        super().__init__()
+        self.cfg = cfg
+        self.channels = channels
+        self.semantic = semantic
+        self.instance_channel = instance_channel
+        self.resolution = tuple(resolution)
+        self.seg_nc, self.noise_nc = noise_split(cfg, channels)
+        self.param_free_norm = param_free_norm(cfg.param_free, channels)
+        n_classes = semantic.stop - semantic.start
+
+        if cfg.modulation == "spade":
+            ks = cfg.kernel_size
+            shared_pad = cfg.shared_padding or padding
+            self.mlp_shared = nn.Sequential(
+                conv2d(cond_nc, cfg.hidden, ks, padding=shared_pad), nn.ReLU())
+            self.mlp_gamma = conv2d(cfg.hidden, self.seg_nc, ks, padding=padding)
+            self.mlp_beta = conv2d(cfg.hidden, self.seg_nc, ks, padding=padding)
+            # The official VA-SPADE gathers its noise tables with an argmax over every
+            # conditioning channel, so the tables have one row per channel.
+            table_rows = cond_nc
+        else:
+            self.class_gamma = nn.Parameter(torch.empty(n_classes, self.seg_nc).uniform_())
+            self.class_beta = nn.Parameter(torch.zeros(n_classes, self.seg_nc))
+            table_rows = n_classes
+            if instance_channel is not None:
+                self.inst_conv = nn.Conv2d(1, 1, kernel_size=1)
+
+        if cfg.noise == "semantic":
+            cols = 1 if cfg.noise_channels == "one" else self.noise_nc
+            self.gamma_noise_gamma = nn.Parameter(torch.rand(table_rows, cols))
+            self.beta_noise_gamma = nn.Parameter(torch.rand(table_rows, cols))
+            self.gamma_noise_beta = nn.Parameter(torch.zeros(table_rows, cols))
+            self.beta_noise_beta = nn.Parameter(torch.zeros(table_rows, cols))
+
+        pos_in = 2 * len(cfg.position)
+        if "absolute" in cfg.position:
+            self.register_buffer("pos_absolute", absolute_position_grid(*self.resolution),
+                                 persistent=False)
+        if "learnable" in cfg.position:
+            self.gamma_pos_learn = nn.Parameter(torch.randn(2, *self.resolution))
+            self.beta_pos_learn = nn.Parameter(torch.randn(2, *self.resolution))
+        if pos_in:
+            pos_out = 1 if cfg.position_channels == "one" else self.seg_nc
+            # Zero init: the position code starts as an identity modulation (1 + 0).
+            self.conv_pos_gamma = nn.Conv2d(pos_in, pos_out, 1)
+            self.conv_pos_beta = nn.Conv2d(pos_in, pos_out, 1)
+            for conv in (self.conv_pos_gamma, self.conv_pos_beta):
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
+
+    @property
+    def out_channels(self) -> int:
+        extra = int(self.cfg.modulation == "clade" and self.instance_channel is not None)
+        return self.channels + extra
+
+    # -- the three parts -------------------------------------------------------------------
+    def _label_feature(self, seg: torch.Tensor, classes: torch.Tensor):
+        if self.cfg.modulation == "spade":
+            actv = self.mlp_shared(seg)
+            return self.mlp_gamma(actv), self.mlp_beta(actv)
+        gamma = F.embedding(classes, self.class_gamma).permute(0, 3, 1, 2)
+        beta = F.embedding(classes, self.class_beta).permute(0, 3, 1, 2)
+        return gamma, beta
+
+    def _position_inputs(self, relative: torch.Tensor | None, size):
+        """(gamma input, beta input) of the position convs, or None without a position code."""
+        if not self.cfg.position:
+            return None
+        g_parts, b_parts = [], []
+        batch = 1 if relative is None else relative.shape[0]
+        if "absolute" in self.cfg.position:
+            grid = self.pos_absolute.unsqueeze(0).expand(batch, -1, -1, -1)
+            g_parts.append(grid)
+            b_parts.append(grid)
+        if "learnable" in self.cfg.position:
+            g_parts.append(self.gamma_pos_learn.unsqueeze(0).expand(batch, -1, -1, -1))
+            b_parts.append(self.beta_pos_learn.unsqueeze(0).expand(batch, -1, -1, -1))
+        if "relative" in self.cfg.position:
+            if relative is None:
+                raise ValueError("this norm has a relative position code but got no relative map")
+            rel = F.interpolate(relative, size=size, mode="nearest")
+            g_parts.append(rel)
+            b_parts.append(rel)
+        return torch.cat(g_parts, 1), torch.cat(b_parts, 1)
+
+    def _noise(self, classes: torch.Tensor, like: torch.Tensor):
+        shape = (like.shape[0], self.noise_nc, *like.shape[2:])
+        draw = torch.rand if self.cfg.noise_distribution == "uniform" else torch.randn
+        u1 = draw(shape, device=like.device, dtype=like.dtype)
+        u2 = draw(shape, device=like.device, dtype=like.dtype)
+        if self.cfg.noise == "random":
+            return u1, u2
+
+        def pick(table):
+            return F.embedding(classes, table).permute(0, 3, 1, 2)
+
+        return (u1 * pick(self.gamma_noise_gamma) + pick(self.gamma_noise_beta),
+                u2 * pick(self.beta_noise_gamma) + pick(self.beta_noise_beta))
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor,
+                relative: torch.Tensor | None = None) -> torch.Tensor:
+        normalized = self.param_free_norm(x)
+        seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
+        classes = seg[:, self.semantic].argmax(1)
+        gamma, beta = self._label_feature(seg, classes)
+
+        pos = self._position_inputs(relative, x.shape[2:])
+        if pos is not None:
+            gamma = gamma * (1 + self.conv_pos_gamma(pos[0]))
+            beta = beta * (1 + self.conv_pos_beta(pos[1]))
+
+        if self.cfg.noise != "none":
+            g_noise, b_noise = self._noise(classes, x)
+            if self.cfg.noise_combine == "concat":
+                gamma = torch.cat([gamma, g_noise], 1)
+                beta = torch.cat([beta, b_noise], 1)
+            else:
+                gamma = (gamma + g_noise) / 2
+                beta = (beta + b_noise) / 2
+
+        if self.cfg.modulation == "spade":
+            return normalized * (1 + gamma) + beta
+        out = normalized * gamma + beta
+        if self.instance_channel is not None:
+            edge = seg[:, self.instance_channel:self.instance_channel + 1]
+            out = torch.cat([out, self.inst_conv(edge)], 1)
+        return out
