@@ -26,8 +26,8 @@ DATASETS = {
     "ade20k": DatasetPreset("ade20k", 256, 256),
     "coco-stuff": DatasetPreset("coco-stuff", 256, 256),
     # The suite's procedurally generated scenes: small enough to train and probe on a laptop CPU.
-    "scenes": DatasetPreset("scenes", 128, 128, generator={"ngf": 16, "hidden": 32},
-                            discriminator={"ndf": 16, "n_layers": 3, "channels_d": 16}),
+    "scenes": DatasetPreset("scenes", 128, 128, generator={"ngf": 8, "hidden": 16},
+                            discriminator={"ndf": 16, "n_layers": 3, "channels_d": 8}),
 }
 
 _VASIS = dict(noise="semantic", noise_combine="concat", noise_channels="full",
@@ -82,13 +82,15 @@ def build_generator(model: str, dataset: str, **overrides):
     >>> g = build_generator("va-spade", "scenes", padding="zero", noise="none")
     """
     from .models.generators import OASISGenerator, SPADEGenerator
+    from .models.init import init_weights
 
     cfg = generator_config(model, dataset, **overrides)
-    return (OASISGenerator if cfg.arch == "oasis" else SPADEGenerator)(cfg)
+    return init_weights((OASISGenerator if cfg.arch == "oasis" else SPADEGenerator)(cfg))
 
 
 def build_discriminator(model: str, dataset: str, **overrides):
     from .models.discriminators import MultiscaleDiscriminator, OASISDiscriminator
+    from .models.init import init_weights
 
     cfg = discriminator_config(model, dataset, **overrides)
-    return (OASISDiscriminator if cfg.arch == "oasis" else MultiscaleDiscriminator)(cfg)
+    return init_weights((OASISDiscriminator if cfg.arch == "oasis" else MultiscaleDiscriminator)(cfg))

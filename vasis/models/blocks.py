@@ -18,8 +18,11 @@ class ConditionalResBlock(nn.Module):
     """
 
     def __init__(self, fin: int, fout: int, norm_cfg, norm_kwargs: dict, *, padding: str,
-                 spectral: bool, pad_after_conv: bool = False):
+                 spectral: bool, pad_after_conv: bool = False, activation_module: bool = False):
         super().__init__()
+        # OASIS applies its leaky ReLU as a module, SPADE as a function. The maths is the same,
+        # but complexity counters (ptflops) only see modules, and the papers' MACs follow that.
+        self.activ = nn.LeakyReLU(0.2) if activation_module else None
         self.learned_shortcut = fin != fout
         self.pad_after_conv = pad_after_conv
         fmiddle = min(fin, fout)
@@ -37,9 +40,8 @@ class ConditionalResBlock(nn.Module):
             self.norm_s = ConditionalNorm(norm_cfg, fin, **norm_kwargs)
             self.conv_s = conv2d(self.norm_s.out_channels, fout, 1, bias=False, spectral=spectral)
 
-    @staticmethod
-    def actvn(x):
-        return F.leaky_relu(x, 2e-1)
+    def actvn(self, x):
+        return self.activ(x) if self.activ is not None else F.leaky_relu(x, 2e-1)
 
     def _conv(self, conv, x):
         x = conv(x)

@@ -144,7 +144,8 @@ class OASISGenerator(_Generator):
             kwargs = self._norm_kwargs(cond_nc, semantic, None, res)
             self.body.append(ConditionalResBlock(
                 self.channels[i], self.channels[i + 1], cfg.norm, kwargs, padding=cfg.padding,
-                spectral=cfg.spectral, pad_after_conv=cfg.pad_after_block_conv))
+                spectral=cfg.spectral, pad_after_conv=cfg.pad_after_block_conv,
+                activation_module=True))
         self.conv_img = conv2d(self.channels[-1], 3, 3, padding=cfg.padding)
         self.up = nn.Upsample(scale_factor=2)
 

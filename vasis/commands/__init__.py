@@ -1,0 +1,7 @@
+"""Subcommands of ``run_analysis.py``. Each module defines ``register(subparsers)``, which adds
+its parser and sets ``func`` (called with the parsed args; returns an exit code)."""
+
+# Order here is the order in ``run_analysis.py --help``.
+COMMAND_MODULES = [
+    "vasis.commands.classes",
+]
