@@ -1,0 +1,238 @@
+"""The model core's Must-hold list: every preset x variant runs; the padding/noise/position
+claims of the paper hold block by block; bad input fails clearly."""
+import pytest
+import torch
+
+import vasis
+from conftest import TINY
+
+MODELS = list(vasis.MODELS)
+SPADE_FAMILY = ["spade", "clade", "clade-icpe", "va-spade", "va-clade"]
+
+VARIANTS = {
+    "default": {},
+    "no-noise-no-pos": {"noise": "none", "position": ()},
+    "semantic-concat": {"noise": "semantic", "noise_combine": "concat"},
+    "semantic-plus": {"noise": "semantic", "noise_combine": "plus"},
+    "semantic-one": {"noise": "semantic", "noise_channels": "one"},
+    "semantic-gaussian": {"noise": "semantic", "noise_distribution": "gaussian"},
+    "random": {"noise": "random"},
+    "pos-learnable-one": {"position": ("learnable",), "position_channels": "one"},
+    "pos-absolute": {"position": ("absolute",)},
+    "pos-relative": {"position": ("relative",)},
+    "pos-all-three": {"position": ("absolute", "learnable", "relative")},
+    "kernel-1": {"kernel_size": 1},
+    "reflect": {"padding": "reflect"},
+    "zero": {"padding": "zero"},
+    "instance-norm": {"param_free": "instance"},
+}
+
+
+def tiny_generator(model, dataset="scenes", **overrides):
+    return vasis.build_generator(model, dataset, **{**TINY, **overrides})
+
+
+def scenes_labels(n=2, seed=0, size=128):
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randint(0, 7, (n, 8, 8), generator=g)
+    return coarse.repeat_interleave(size // 8, 1).repeat_interleave(size // 8, 2)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("model", MODELS)
+def test_every_preset_and_variant_runs_forward_and_backward(model, variant):
+    gen = tiny_generator(model, **VARIANTS[variant])
+    out = gen(scenes_labels())
+    assert out.shape == (2, 3, 128, 128)
+    assert torch.isfinite(out).all()
+    out.square().mean().backward()
+    grads = [p.grad for p in gen.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_discriminators_run(model):
+    gen = tiny_generator(model)
+    disc = vasis.build_discriminator(model, "scenes", ndf=8, channels_d=4)
+    labels = scenes_labels()
+    fake = gen(labels)
+    if model in ("oasis", "va-oasis"):
+        logits = disc(fake)
+        assert logits.shape == (2, vasis.label_space("scenes").semantic_nc + 1, 128, 128)
+    else:
+        feats = disc(torch.cat([gen.prepare_input(labels), fake], 1))
+        assert len(feats) == 2 and all(f[-1].shape[1] == 1 for f in feats)
+    (logits if model in ("oasis", "va-oasis") else feats[0][-1]).mean().backward()
+
+
+def block_outputs(gen, labels):
+    """Output of fc and of every residual block for one forward pass."""
+    outs, hooks = {}, []
+    for name, module in gen.blocks():
+        hooks.append(module.register_forward_hook(
+            lambda m, i, o, name=name: outs.__setitem__(name, o.detach())))
+    try:
+        with torch.no_grad():
+            gen(labels)
+    finally:
+        for h in hooks:
+            h.remove()
+    return outs
+
+
+def spatial_std(x):
+    return x.flatten(2).std(-1).max().item()
+
+
+def one_class(class_id=1, n=2, size=128):
+    return torch.full((n, size, size), class_id, dtype=torch.long)
+
+
+@pytest.mark.parametrize("model", ["spade", "clade", "oasis"])
+def test_reflect_padding_one_class_is_spatially_constant_in_every_block(model):
+    gen = tiny_generator(model, padding="reflect").eval()
+    kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if model == "oasis" else {}
+    outs = _outputs(gen, one_class(), **kwargs)
+    assert len(outs) == len(gen.blocks())
+    for name, out in outs.items():
+        assert spatial_std(out) < 1e-5 * max(1.0, out.abs().max().item()), name
+
+
+@pytest.mark.parametrize("model", ["spade", "clade", "oasis"])
+def test_zero_padding_one_class_is_not_constant(model):
+    gen = tiny_generator(model, padding="zero").eval()
+    kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if model == "oasis" else {}
+    outs = _outputs(gen, one_class(), **kwargs)
+    # The zero border makes the first conv see a boundary; every later block inherits it.
+    for name, out in outs.items():
+        assert spatial_std(out) > 1e-4, name
+
+
+@pytest.mark.parametrize("model,switch", [
+    ("spade", {"noise": "semantic"}), ("spade", {"position": ("learnable",)}),
+    ("clade", {"noise": "semantic"}), ("clade", {"position": ("absolute",)}),
+    ("oasis", {"noise": "semantic"}), ("oasis", {"position": ("learnable",)}),
+    ("va-spade", {}), ("va-clade", {}), ("va-oasis", {}),
+])
+def test_noise_or_position_code_breaks_the_constant_map_under_reflect_padding(model, switch):
+    gen = tiny_generator(model, padding="reflect", **switch).eval()
+    # Freshly built position convs are zero (identity modulation); give them weights as training would.
+    with torch.no_grad():
+        for name, p in gen.named_parameters():
+            if "conv_pos" in name:
+                p.normal_(0, 0.5)
+    kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if gen.cfg.use_3d_noise else {}
+    outs = _outputs(gen, one_class(), **kwargs)
+    for name, out in list(outs.items())[1:]:  # fc sees only the label map
+        assert spatial_std(out) > 1e-4, name
+
+
+def _outputs(gen, labels, **kwargs):
+    outs, hooks = {}, []
+    for name, module in gen.blocks():
+        hooks.append(module.register_forward_hook(
+            lambda m, i, o, name=name: outs.__setitem__(name, o.detach())))
+    try:
+        with torch.no_grad():
+            gen(labels, **kwargs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return outs
+
+
+def test_position_code_starts_as_identity():
+    gen = tiny_generator("spade", padding="reflect", position=("learnable",)).eval()
+    base = tiny_generator("spade", padding="reflect").eval()
+    base.load_state_dict({k: v for k, v in gen.state_dict().items() if "pos" not in k})
+    labels = scenes_labels()
+    with torch.no_grad():
+        assert torch.allclose(gen(labels), base(labels), atol=1e-6)
+
+
+def test_zero_noise_scale_makes_semantic_noise_deterministic():
+    gen = tiny_generator("va-spade").eval()
+    with torch.no_grad():
+        for name, p in gen.named_parameters():
+            if name.endswith("noise_gamma"):
+                p.zero_()
+    labels = scenes_labels()
+    with torch.no_grad():
+        assert torch.equal(gen(labels), gen(labels))
+    gen2 = tiny_generator("va-spade").eval()
+    with torch.no_grad():
+        assert not torch.equal(gen2(labels), gen2(labels))
+
+
+# -- bad input ---------------------------------------------------------------------------
+def test_wrong_channel_count_names_expected_and_received():
+    gen = tiny_generator("spade")
+    with pytest.raises(ValueError, match=r"\(N, 7, 128, 128\).*\(2, 5, 128, 128\)"):
+        gen(torch.zeros(2, 5, 128, 128))
+
+
+def test_wrong_spatial_size_names_expected_and_received():
+    gen = tiny_generator("oasis")
+    with pytest.raises(ValueError, match=r"128.*got \(1, 7, 64, 64\)"):
+        gen(torch.zeros(1, 7, 64, 64))
+    with pytest.raises(ValueError, match=r"\(N, 128, 128\).*\(1, 7, 64, 64\)"):
+        gen(torch.zeros(1, 64, 64, dtype=torch.long))
+
+
+def test_label_ids_out_of_range_are_named():
+    gen = tiny_generator("clade")
+    labels = one_class(3)
+    labels[0, 0, 0] = 9
+    labels[1, 5, 5] = 255  # scenes has no don't-care class
+    with pytest.raises(ValueError, match=r"\[9, 255\].*0\.\.6"):
+        gen(labels)
+
+
+def test_dontcare_is_accepted_where_the_dataset_has_it():
+    space = vasis.label_space("ade20k")
+    from vasis.inputs import encode_labels
+    labels = torch.full((1, 4, 4), 255)
+    labels[0, 0, 0] = 3
+    onehot = encode_labels(labels, space)
+    assert onehot.shape == (1, 151, 4, 4)
+    assert onehot[0, 150].sum() == 15 and onehot[0, 3, 0, 0] == 1
+
+
+def test_unknown_preset_and_option_errors():
+    with pytest.raises(ValueError, match="unknown model 'pix2pix'"):
+        vasis.build_generator("pix2pix", "scenes")
+    with pytest.raises(ValueError, match="unknown dataset 'kitti'"):
+        vasis.build_generator("spade", "kitti")
+    with pytest.raises(ValueError, match="unknown generator option 'noize'"):
+        vasis.build_generator("spade", "scenes", noize="semantic")
+    with pytest.raises(ValueError, match="noise must be one of"):
+        vasis.build_generator("spade", "scenes", noise="pink")
+    with pytest.raises(ValueError, match="height=100 must be a positive multiple of 32"):
+        vasis.build_generator("spade", "scenes", height=100)
+
+
+def test_overrides_do_not_leak_between_builds():
+    a = vasis.generator_config("va-spade", "scenes", padding="zero")
+    b = vasis.generator_config("va-spade", "scenes")
+    assert a.padding == "zero" and b.padding == "reflect"
+    assert b.norm.noise == "semantic" and b.norm.position == ("learnable",)
+
+
+def test_presets_are_baseline_plus_switches():
+    base = vasis.generator_config("spade", "cityscapes")
+    va = vasis.generator_config("va-spade", "cityscapes")
+    assert va.norm.modulation == base.norm.modulation == "spade"
+    assert (va.arch, va.ngf, va.num_upsampling_layers) == (base.arch, base.ngf, base.num_upsampling_layers)
+    assert type(vasis.build_generator("va-clade", "scenes", **TINY)) is type(
+        vasis.build_generator("clade", "scenes", **TINY))
+
+
+@pytest.mark.parametrize("model,dataset,millions", [
+    ("spade", "cityscapes", 93.05), ("clade", "ade20k", 71.43), ("clade-icpe", "coco-stuff", 72.51),
+    ("oasis", "cityscapes", 71.11), ("va-spade", "cityscapes", 83.34), ("va-clade", "ade20k", 74.16),
+    ("va-oasis", "coco-stuff", 67.50),
+])
+def test_parameter_counts_match_the_paper(model, dataset, millions):
+    with torch.device("meta"):
+        gen = vasis.build_generator(model, dataset)
+    assert round(sum(p.numel() for p in gen.parameters()) / 1e6, 2) == millions
