@@ -60,6 +60,10 @@ class _Generator(nn.Module):
 
     def relative_map(self, seg: torch.Tensor) -> torch.Tensor:
         """CLADE's ICPE map of each label map of the batch, computed on the fly: (N, 2, H, W)."""
+        if seg.is_meta:
+            # Shape-only pass (e.g. the complexity count on the meta device): the map is
+            # computed in numpy and is no module, so a zero map of the right shape stands in.
+            return seg.new_zeros(seg.shape[0], 2, *seg.shape[2:])
         classes = self.class_map(seg).cpu().numpy()
         maps = np.stack([relative_position_code(c) for c in classes])
         return torch.from_numpy(maps).to(seg.device, seg.dtype)
