@@ -1,4 +1,5 @@
 """vasis: SPADE, CLADE, OASIS and their variation-aware (VASIS) versions."""
+from .checkpoints import load_official
 from .config import DiscriminatorConfig, GeneratorConfig, NormConfig
 from .labels import LABEL_SPACES, LabelSpace, label_space
 from .presets import (DATASETS, MODELS, build_discriminator, build_generator,
@@ -8,5 +9,5 @@ from .relative_position import relative_position_code
 __all__ = [
     "DiscriminatorConfig", "GeneratorConfig", "NormConfig", "LABEL_SPACES", "LabelSpace",
     "label_space", "DATASETS", "MODELS", "build_discriminator", "build_generator",
-    "discriminator_config", "generator_config", "relative_position_code",
+    "discriminator_config", "generator_config", "relative_position_code", "load_official",
 ]
