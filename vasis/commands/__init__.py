@@ -4,5 +4,6 @@ its parser and sets ``func`` (called with the parsed args; returns an exit code)
 # Order here is the order in ``run_analysis.py --help``.
 COMMAND_MODULES = [
     "vasis.commands.classes",
+    "analysis.commands.variation",
     "vasis.commands.complexity",
 ]

@@ -1,0 +1,31 @@
+"""analysis: the probing toolkit of vasis-suite (issue 3).
+
+* :mod:`analysis.surgery` - copies of a generator with another padding / norm kernel size;
+* :mod:`analysis.layouts` - synthetic label maps (one class, two classes, boxes, series);
+* :mod:`analysis.recorder` - per-block feature statistics (:func:`probe`, :class:`FeatureRecorder`);
+* :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition,
+  and the VASIS intra-class statistics of image folders (official and corrected).
+
+Definitions of every statistic: ``docs/metrics.md``.
+"""
+from . import layouts, metrics, recorder, surgery
+from .layouts import (box, box_series, boundary_series, one_class, resolve_class, stack,
+                      two_class)
+from .metrics import (IntraClassVariation, boundary_anchors, class_variation,
+                      distance_to_boundary, fraction_within, inter_class_std,
+                      intra_class_std, intra_class_variation, intra_class_variation_dirs, ncc,
+                      pattern_repetition, resize_labels, sample_std, variation_profile,
+                      variation_ratio)
+from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
+from .surgery import clone_module, swap_norm_kernel, swap_padding
+
+__all__ = [
+    "layouts", "metrics", "recorder", "surgery",
+    "one_class", "two_class", "box", "boundary_series", "box_series", "stack", "resolve_class",
+    "FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS",
+    "swap_padding", "swap_norm_kernel", "clone_module",
+    "intra_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
+    "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
+    "pattern_repetition", "boundary_anchors", "resize_labels", "IntraClassVariation",
+    "intra_class_variation", "intra_class_variation_dirs",
+]

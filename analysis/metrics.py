@@ -1,0 +1,706 @@
+"""Variation metrics: intra-/inter-class variation, boundary profiles, pattern repetition, and the
+VASIS intra-class statistics of image folders (official and corrected).
+
+Conventions used throughout (see ``docs/metrics.md`` for the full definitions):
+
+* ``values`` is one map: (H, W) or (C, H, W) (RGB image, feature map); ``labels`` is the (H, W)
+  integer class map of the same size (use :func:`resize_labels` for feature maps: nearest, as the
+  generators resize their input). Numpy arrays and torch tensors are both accepted; results are
+  Python floats / numpy arrays / pandas DataFrames computed in float64.
+* Ids in ``ignore`` (default ``(255,)``, the don't-care id) are not classes: their pixels are
+  left out everywhere.
+* "Spatial" std = population std (ddof 0) over a class's pixels: the pixels of a region are the
+  whole population, not a sample of it. "Sample" std = std across repeated generations of the
+  same layout, unbiased (ddof 1): the samples are draws from the generator's distribution.
+* Multi-channel statistics are computed per channel and then averaged over channels.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from vasis.labels import ADE20K_CLASSES, DONTCARE_ID, label_space
+
+__all__ = [
+    "resize_labels", "intra_class_std", "class_means", "inter_class_std", "variation_ratio",
+    "sample_std", "class_variation", "distance_to_boundary", "variation_profile",
+    "fraction_within", "ncc", "pattern_repetition", "boundary_anchors",
+    "OFFICIAL_DATASETS", "IntraClassVariation", "intra_class_variation", "match_files",
+    "intra_class_variation_dirs",
+]
+
+IGNORE = (DONTCARE_ID,)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _np(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _chw(values) -> np.ndarray:
+    v = _np(values).astype(np.float64)
+    if v.ndim == 2:
+        v = v[None]
+    if v.ndim != 3:
+        raise ValueError(f"values must be (H, W) or (C, H, W), got shape {v.shape}")
+    return v
+
+
+def _labels(labels, shape=None) -> np.ndarray:
+    lab = _np(labels)
+    if lab.ndim != 2:
+        raise ValueError(f"labels must be an (H, W) class map, got shape {lab.shape}")
+    if np.issubdtype(lab.dtype, np.floating):
+        if not np.all(lab == np.round(lab)):
+            raise ValueError("labels must hold integer class ids")
+    lab = lab.astype(np.int64)
+    if shape is not None and lab.shape != tuple(shape):
+        raise ValueError(f"labels of shape {lab.shape} do not match values of spatial shape "
+                         f"{tuple(shape)}; resize them with resize_labels (nearest)")
+    return lab
+
+
+def _classes(lab: np.ndarray, ignore) -> list[int]:
+    ignore = set(ignore or ())
+    return [int(c) for c in np.unique(lab) if int(c) not in ignore]
+
+
+def resize_labels(labels, size) -> torch.Tensor:
+    """Nearest-resize an (H, W) or (N, H, W) class map to ``size`` (h, w), as the generators do."""
+    lab = torch.as_tensor(_np(labels) if not isinstance(labels, torch.Tensor) else labels)
+    squeeze = lab.dim() == 2
+    if squeeze:
+        lab = lab[None]
+    out = F.interpolate(lab[:, None].float(), size=tuple(size), mode="nearest")[:, 0].long()
+    return out[0] if squeeze else out
+
+
+# ----------------------------------------------------------------------------- intra / inter
+def intra_class_std(values, labels, *, ignore=IGNORE, min_pixels: int = 2,
+                    ddof: int = 0) -> dict[int, float]:
+    """Within-map spatial variation of every class.
+
+    For class c with pixel set P_c (|P_c| >= ``min_pixels``) and channel k:
+    ``s_k(c) = std_{p in P_c} values[k, p]`` (ddof ``ddof``, default 0); the result is
+    ``mean_k s_k(c)``. Classes with fewer pixels are left out (not counted as 0).
+    """
+    v = _chw(values)
+    lab = _labels(labels, v.shape[1:])
+    out = {}
+    for c in _classes(lab, ignore):
+        mask = lab == c
+        if mask.sum() < max(min_pixels, ddof + 1):
+            continue
+        out[c] = float(v[:, mask].std(axis=1, ddof=ddof).mean())
+    return out
+
+
+def class_means(values, labels, *, ignore=IGNORE) -> dict[int, np.ndarray]:
+    """Per-class mean over the class's pixels, per channel: {class: (C,) array}."""
+    v = _chw(values)
+    lab = _labels(labels, v.shape[1:])
+    return {c: v[:, lab == c].mean(axis=1) for c in _classes(lab, ignore)}
+
+
+def inter_class_std(values, labels, *, ignore=IGNORE, ddof: int = 0) -> float:
+    """Spread of the class means: ``mean_k std_c mu_k(c)`` (population std over the classes
+    present, per channel k, then averaged over channels). NaN with fewer than two classes."""
+    means = class_means(values, labels, ignore=ignore)
+    if len(means) < 2:
+        return float("nan")
+    m = np.stack(list(means.values()))  # (classes, C)
+    return float(m.std(axis=0, ddof=ddof).mean())
+
+
+def variation_ratio(values, labels, *, ignore=IGNORE, min_pixels: int = 2) -> float:
+    """Mean intra-class std over the classes (:func:`intra_class_std`) divided by the inter-class
+    std (:func:`inter_class_std`). Large: classes vary inside as much as they differ from each
+    other; ~0: every class is a flat colour (class-level mode collapse). NaN if undefined."""
+    intra = intra_class_std(values, labels, ignore=ignore, min_pixels=min_pixels)
+    inter = inter_class_std(values, labels, ignore=ignore)
+    if not intra or not np.isfinite(inter) or inter == 0:
+        return float("nan")
+    return float(np.mean(list(intra.values())) / inter)
+
+
+def sample_std(samples, labels=None, *, ignore=IGNORE, ddof: int = 1):
+    """Variation across samples of one layout.
+
+    ``samples``: (S, C, H, W) or (S, H, W), S >= 2 generations of the same label map. Per pixel p
+    and channel k: ``std_s samples[s, k, p]`` (ddof 1); averaged over channels and over all pixels
+    (``labels=None``: returns a float) or over each class's pixels (returns {class: float}).
+    """
+    x = _np(samples).astype(np.float64)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[0] < 2:
+        raise ValueError(f"samples must be (S, C, H, W) or (S, H, W) with S >= 2, got {x.shape}")
+    per_pixel = x.std(axis=0, ddof=ddof).mean(axis=0)  # (H, W)
+    if labels is None:
+        return float(per_pixel.mean())
+    lab = _labels(labels, per_pixel.shape)
+    return {c: float(per_pixel[lab == c].mean()) for c in _classes(lab, ignore)}
+
+
+def class_variation(values, labels, *, samples=None, ignore=IGNORE, min_pixels: int = 2,
+                    names: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per class: ``class``, ``name``, ``pixels``, ``intra_std``, ``sample_std`` (if
+    ``samples`` (S, C, H, W) is given), plus ``inter_std`` and ``ratio`` (same for every row)."""
+    v = _chw(values)
+    lab = _labels(labels, v.shape[1:])
+    intra = intra_class_std(v, lab, ignore=ignore, min_pixels=min_pixels)
+    inter = inter_class_std(v, lab, ignore=ignore)
+    samp = sample_std(samples, lab, ignore=ignore) if samples is not None else {}
+    rows = []
+    for c in _classes(lab, ignore):
+        rows.append({"class": c, "name": names[c] if names is not None and c < len(names) else None,
+                     "pixels": int((lab == c).sum()), "intra_std": intra.get(c, np.nan),
+                     "sample_std": samp.get(c, np.nan), "inter_std": inter,
+                     "ratio": intra.get(c, np.nan) / inter if inter else np.nan})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- boundaries
+def distance_to_boundary(labels, *, border: bool = True, ignore=()) -> np.ndarray:
+    """Euclidean distance (pixels) of every pixel to the nearest pixel of *another* class.
+
+    With ``border=True`` the image border counts as a boundary: the map is padded by one pixel of
+    "another class" all round, so a pixel on the edge has distance 1, like a pixel next to a class
+    boundary. With ``border=False`` only class boundaries count (pixels of a class that touches
+    no other class get ``inf``). Ids in ``ignore`` count as another class. Computed per class with
+    ``scipy.ndimage.distance_transform_edt``.
+    """
+    lab = _labels(labels)
+    out = np.full(lab.shape, np.inf)
+    for c in np.unique(lab):
+        mask = lab == c
+        padded = np.pad(mask, 1, constant_values=not border)
+        if padded.all():
+            continue
+        dist = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+        out[mask] = dist[mask]
+    return out
+
+
+def _sum_sq(pix: np.ndarray) -> float:
+    """Sum over pixels of the squared deviation from their own mean, averaged over channels."""
+    if pix.shape[1] == 0:
+        return 0.0
+    return float(((pix - pix.mean(axis=1, keepdims=True)) ** 2).sum(axis=1).mean())
+
+
+def _default_edges(top: float) -> list[float]:
+    edges = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0]
+    while edges[-1] < top:
+        edges.append(edges[-1] * 2)
+    return edges
+
+
+def variation_profile(values, labels, *, bins=None, border: bool = True, ignore=IGNORE,
+                      names: Sequence[str] | None = None) -> pd.DataFrame:
+    """How a class's spatial variation depends on the distance to a boundary/border.
+
+    ``d(p)`` is :func:`distance_to_boundary` (pixels of ``values``: for a feature map, feature
+    pixels). For class c let ``SS(S) = mean_k sum_{p in S} (values[k, p] - mean_{S} values[k])^2``
+    be the sum of squares of a pixel set S about its own mean, and A the class's pixels. Pixels
+    are binned by ``d`` into ``bins`` (edges; default 1, 2, 3, 4, 6, 8, 16, 32, ... ;
+    bin i holds ``edges[i] <= d < edges[i+1]``). One row per class and bin with
+
+    * ``std``: spatial std (ddof 0, channel mean) of the pixels in the bin;
+    * ``shift``: channel-rms of (bin mean - class mean): how far the bin sits from the class;
+    * ``beyond_std``: spatial std of the class's pixels with ``d >= d_high`` (what is left of
+      the variation once the pixels nearer than ``d_high`` are ignored);
+    * ``cum_variance_fraction``: ``1 - SS({d >= d_high}) / SS(A)``, the fraction of the class's
+      variation within ``d_high`` of a boundary/border: 1 when the pixels beyond ``d_high`` are
+      flat, about ``cum_area_fraction`` when the variation is spread evenly (i.i.d. noise); NaN
+      for a flat class. (By the law of total variance this counts the near pixels' own spread
+      and their offset from the interior.)
+    * ``cum_area_fraction``: the fraction of the class's pixels with ``d < d_high``.
+
+    Variation "lives near the border" when ``cum_variance_fraction`` >> ``cum_area_fraction``.
+    """
+    v = _chw(values)
+    lab = _labels(labels, v.shape[1:])
+    dist = distance_to_boundary(lab, border=border, ignore=ignore)
+    finite = dist[np.isfinite(dist)]
+    top = float(finite.max()) + 1 if finite.size else 2.0
+    edges = np.asarray(_default_edges(top) if bins is None else [float(b) for b in bins])
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bins must be at least two increasing edges, got {list(edges)}")
+    rows = []
+    for c in _classes(lab, ignore):
+        mask = lab == c
+        pix = v[:, mask]
+        d = dist[mask]
+        total = _sum_sq(pix)
+        mu = pix.mean(axis=1)
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            inbin = (d >= lo) & (d < hi)
+            beyond = d >= hi
+            b = pix[:, inbin]
+            rows.append({
+                "class": c, "name": names[c] if names is not None and c < len(names) else None,
+                "d_low": float(lo), "d_high": float(hi), "pixels": int(inbin.sum()),
+                "std": float(b.std(axis=1).mean()) if inbin.any() else np.nan,
+                "shift": float(np.sqrt(((b.mean(axis=1) - mu) ** 2).mean())) if inbin.any() else np.nan,
+                "beyond_std": float(pix[:, beyond].std(axis=1).mean()) if beyond.any() else np.nan,
+                "cum_variance_fraction": 1 - _sum_sq(pix[:, beyond]) / total if total > 0 else np.nan,
+                "cum_area_fraction": float((~beyond).mean()),
+            })
+    return pd.DataFrame(rows)
+
+
+def fraction_within(values, labels, distance: float, *, border: bool = True,
+                    ignore=IGNORE) -> dict[int, float]:
+    """{class: fraction of the class's variation within ``distance`` pixels of a boundary/border}:
+    ``1 - SS({d(p) > distance}) / SS(class)`` (see :func:`variation_profile`); NaN if flat."""
+    v = _chw(values)
+    lab = _labels(labels, v.shape[1:])
+    dist = distance_to_boundary(lab, border=border, ignore=ignore)
+    out = {}
+    for c in _classes(lab, ignore):
+        mask = lab == c
+        pix = v[:, mask]
+        total = _sum_sq(pix)
+        out[c] = 1 - _sum_sq(pix[:, dist[mask] > distance]) / total if total > 0 else float("nan")
+    return out
+
+
+# ----------------------------------------------------------------------------- repetition
+def ncc(a, b) -> float:
+    """Normalized cross-correlation of two equally shaped patches, (h, w) or (C, h, w).
+
+    Each channel of each patch has its own mean removed; then
+    ``sum(a' * b') / sqrt(sum(a'^2) * sum(b'^2))`` over all channels and pixels. 1: the same
+    texture (up to per-channel offset and a common scale), 0: uncorrelated. NaN if a patch is
+    flat (no texture to compare).
+    """
+    a, b = _chw(a), _chw(b)
+    if a.shape != b.shape:
+        raise ValueError(f"patches differ in shape: {a.shape} vs {b.shape}")
+    a = a - a.mean(axis=(1, 2), keepdims=True)
+    b = b - b.mean(axis=(1, 2), keepdims=True)
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None) -> float:
+    """Class-level pattern-repetition score: mean pairwise NCC of aligned patches.
+
+    ``images``: K >= 2 maps, (C, H, W) or (H, W) (list or (K, ...) array), each generated with the
+    same boundary shape of class ``cls`` at a different place (or in different layouts).
+    ``anchors[i] = (top, left)`` of the patch of image i, ``patch_size = (h, w)``: the patches are
+    aligned on the boundary shape (same offset from it in every image; see
+    :func:`boundary_anchors`). The score is ``mean_{i<j} ncc(patch_i, patch_j)`` over the pairs
+    where both patches have texture (flat patches give NaN pairs, left out; NaN if none remain).
+    ~1: the class's texture is stamped identically wherever the shape appears (pattern
+    repetition, a symptom of class-level mode collapse); ~0: independent textures.
+    With ``labels`` (K maps) and ``cls``, every patch is checked to lie inside class ``cls``.
+    """
+    imgs = [_chw(im) for im in images]
+    anchors = list(anchors)
+    if len(imgs) < 2:
+        raise ValueError("pattern_repetition needs at least two images")
+    if len(anchors) != len(imgs):
+        raise ValueError(f"{len(imgs)} images but {len(anchors)} anchors")
+    h, w = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+    patches = []
+    for i, (im, (t, l)) in enumerate(zip(imgs, anchors)):
+        if t < 0 or l < 0 or t + h > im.shape[1] or l + w > im.shape[2]:
+            raise ValueError(f"patch {i} at {(t, l)} of size {(h, w)} leaves the "
+                             f"{im.shape[1]}x{im.shape[2]} map")
+        if labels is not None:
+            lab = _labels(labels[i], im.shape[1:])
+            if cls is None or not np.all(lab[t:t + h, l:l + w] == cls):
+                raise ValueError(f"patch {i} at {(t, l)} is not entirely of class {cls}")
+        patches.append(im[:, t:t + h, l:l + w])
+    scores = [ncc(a, b) for a, b in combinations(patches, 2)]
+    scores = [s for s in scores if np.isfinite(s)]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def boundary_anchors(labels, *, orientation: str = "vertical", depth: int = 8,
+                     side: str = "first") -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """Anchors and patch size aligning a class on a straight boundary across maps.
+
+    ``labels``: (K, H, W) two-class maps with one straight boundary each (as from
+    :func:`analysis.layouts.boundary_series`, possibly resized to a feature map's size). For a
+    vertical boundary at column k_i the patch of the ``first`` (left) class is columns
+    ``[k_i - depth, k_i)`` and of the ``second`` class ``[k_i, k_i + depth)``, all rows; for a
+    horizontal boundary the same with rows. Returns (anchors, (h, w)) for
+    :func:`pattern_repetition`.
+    """
+    lab = _np(labels).astype(np.int64)
+    if lab.ndim != 3:
+        raise ValueError(f"labels must be (K, H, W), got shape {lab.shape}")
+    if orientation not in ("vertical", "horizontal"):
+        raise ValueError(f"orientation must be 'horizontal' or 'vertical', got {orientation!r}")
+    if side not in ("first", "second"):
+        raise ValueError(f"side must be 'first' or 'second', got {side!r}")
+    anchors = []
+    for i, m in enumerate(lab):
+        line = m[0] if orientation == "vertical" else m[:, 0]
+        change = np.nonzero(line != line[0])[0]
+        if len(change) == 0:
+            raise ValueError(f"map {i} has no boundary")
+        k = int(change[0])
+        length = line.shape[0]
+        start = k - depth if side == "first" else k
+        if start < 0 or start + depth > length:
+            raise ValueError(f"depth {depth} does not fit on the {side} side of the boundary at "
+                             f"{k} in map {i} ({length} pixels)")
+        anchors.append((0, start) if orientation == "vertical" else (start, 0))
+    h, w = lab.shape[1:]
+    return anchors, ((h, depth) if orientation == "vertical" else (depth, w))
+
+
+# ----------------------------------------------------------------------------- VASIS statistics
+# label_nc and the label size (h, w) of the official evaluation script; 'scenes' is the suite's.
+OFFICIAL_DATASETS = {
+    "cityscapes": (35, (256, 512)),
+    "ade20k": (151, (256, 256)),
+    "coco-stuff": (183, (256, 256)),
+    "scenes": (7, (128, 128)),
+}
+FIELDS = ("one_color", "one_light", "all_color", "all_light")
+_LUMA = (0.299, 0.587, 0.114)
+_IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class IntraClassVariation:
+    """The four VASIS intra-class statistics (the means over classes) and their per-class values.
+
+    ``per_class``: DataFrame with ``class``, ``name``, ``images`` (images where the class has
+    >= 2 pixels), ``pixels``, ``one_color``, ``one_light``, ``all_color``, ``all_light``.
+    """
+
+    one_color: float
+    one_light: float
+    all_color: float
+    all_light: float
+    official: bool
+    n_images: int
+    per_class: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in FIELDS}
+
+
+def _official_names(dataset: str | None, label_nc: int) -> list:
+    if dataset is None:
+        return [None] * label_nc
+    if dataset == "ade20k":  # raw ADE annotation files: 0 = other, k = class k
+        names = ("other",) + ADE20K_CLASSES
+    else:
+        names = label_space(dataset).classes
+    return [names[i] if i < len(names) else None for i in range(label_nc)]
+
+
+def intra_class_variation(images: Iterable, labels: Iterable, *, label_nc: int | None = None,
+                          official: bool = False, ignore=IGNORE, min_pixels: int = 2,
+                          ddof: int = 0, dataset: str | None = None,
+                          sources: Sequence[str] | None = None) -> IntraClassVariation:
+    """VASIS intra-class variation of images against their label maps.
+
+    ``images``: (H, W, 3) arrays; ``labels``: (H, W) integer arrays of the same size.
+
+    Per image n and class s with pixel set P (RGB values x_k(p), luminance
+    ``y(p) = 0.299 R + 0.587 G + 0.114 B``):
+    ``one_color[s, n] = mean_k std_P x_k``, ``one_light[s, n] = std_P y``. Pooling the class's
+    pixels of all images: ``all_color[s] = mean_k std x_k``, ``all_light[s] = std y``.
+
+    ``official=True`` - exactly what VASIS ``evaluation/intra_class_variation`` computes (for
+    comparing with published numbers): ``images`` on the script's scale (PNG 0..255, JPEG
+    0..65025, see :func:`intra_class_variation_dirs`), ids ``0..label_nc-1`` with 255 mapped to
+    ``label_nc``; any id then outside ``0..label_nc-1`` (COCO-Stuff's and Cityscapes' 255) makes
+    the script crash, here a ``ValueError``; a class with <= 1 pixel in an image is skipped and
+    counts 0; one_* use torch's unbiased float32 std and are averaged over *all* images (absent
+    -> 0); all_* use numpy's biased (ddof 0) float32 std; the reported values are means over *all*
+    ``label_nc`` classes (absent classes count 0).
+
+    ``official=False`` - corrected: ids in ``ignore`` (don't-care 255) are left out; a class
+    enters an image's statistics with >= ``min_pixels`` pixels; one std everywhere (``ddof``,
+    default 0, float64); one_* are averaged over the images where the class is present, and the
+    reported values are means over the classes present in at least one image. Pixel values are
+    taken as given (use 0..255; :func:`intra_class_variation_dirs` reads every format on 0..255).
+    """
+    if official:
+        if label_nc is None:
+            raise ValueError("official=True needs label_nc (35 Cityscapes, 151 ADE20K, 183 COCO-Stuff)")
+        return _official(((lab, (lambda im=im: im)) for im, lab in zip(images, labels)),
+                         label_nc, dataset, sources)
+    return _corrected(zip(images, labels), ignore, min_pixels, ddof, dataset, label_nc, sources)
+
+
+def _name(i, sources) -> str:
+    return sources[i] if sources is not None and i < len(sources) else f"pair {i}"
+
+
+def _check_pair(img: np.ndarray, lab: np.ndarray, i: int, sources) -> None:
+    if lab.ndim != 2:
+        raise ValueError(f"{_name(i, sources)}: the label map must have one channel, "
+                         f"got shape {lab.shape}")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{_name(i, sources)}: the image must be RGB (H, W, 3), got shape {img.shape}")
+    if img.shape[:2] != lab.shape:
+        raise ValueError(f"{_name(i, sources)}: image size {img.shape[:2]} differs from label "
+                         f"size {lab.shape}")
+
+
+def _official(pairs, label_nc, dataset, sources) -> IntraClassVariation:
+    """``pairs`` yields (label, image) lazily: as in the script, a label map is checked before
+    its image is read."""
+    cols_color, cols_light = [], []
+    pooled_color = [[] for _ in range(label_nc)]
+    pooled_light = [[] for _ in range(label_nc)]
+    luma = torch.tensor(_LUMA, dtype=torch.float32).view(1, 3)
+    counts = np.zeros(label_nc, dtype=np.int64)
+    pixels = np.zeros(label_nc, dtype=np.int64)
+    for i, (lab, get_img) in enumerate(pairs):
+        lab = _np(lab).astype(np.int64).copy()
+        lab[lab == 255] = label_nc
+        bad = np.unique(lab[(lab < 0) | (lab >= label_nc)])
+        if bad.size:
+            shown = [255 if b == label_nc else int(b) for b in bad[:10]]
+            raise ValueError(
+                f"{_name(i, sources)}: label ids {shown} are outside 0..{label_nc - 1}; the official "
+                f"script maps 255 (don't care) to label_nc={label_nc} and then crashes in its "
+                f"one-hot scatter (this happens for every COCO-Stuff map with don't-care pixels). "
+                f"Run without --official (corrected mode ignores 255).")
+        img = np.asarray(get_img(), dtype=np.float32)
+        _check_pair(img, lab, i, sources)
+        t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        col_c, col_l = torch.zeros(label_nc), torch.zeros(label_nc)
+        for s in range(label_nc):
+            mask = lab == s
+            area = int(mask.sum())
+            if area <= 1:
+                continue
+            P = t[:, torch.from_numpy(mask)]  # (3, area), pixels in row-major order
+            col_c[s] = P.std(dim=1).mean()
+            light = torch.mm(luma, P)
+            col_l[s] = torch.std(light)
+            pooled_color[s].append(P.numpy())
+            pooled_light[s].append(light.numpy())
+            counts[s] += 1
+            pixels[s] += area
+        cols_color.append(col_c)
+        cols_light.append(col_l)
+    n = len(cols_color)
+    if n == 0:
+        raise ValueError("no images given")
+    one_color = torch.stack(cols_color, 1)
+    one_light = torch.stack(cols_light, 1)
+    all_color = np.zeros(label_nc)
+    all_light = np.zeros(label_nc)
+    for s in range(label_nc):
+        if pooled_color[s]:
+            all_color[s] = np.hstack(pooled_color[s]).std(axis=1).mean()
+            all_light[s] = np.hstack(pooled_light[s]).std(axis=1).mean()
+    oc = one_color.mean(dim=1).numpy()
+    ol = one_light.mean(dim=1).numpy()
+    per_class = pd.DataFrame({"class": np.arange(label_nc), "name": _official_names(dataset, label_nc),
+                              "images": counts, "pixels": pixels, "one_color": oc,
+                              "one_light": ol, "all_color": all_color, "all_light": all_light})
+    return IntraClassVariation(float(oc.mean()), float(ol.mean()), float(all_color.mean()),
+                               float(all_light.mean()), True, n, per_class)
+
+
+class _Pool:
+    """Running count / mean / M2 per channel (Chan et al.'s parallel merge)."""
+
+    def __init__(self, channels: int):
+        self.n = 0
+        self.mean = np.zeros(channels)
+        self.m2 = np.zeros(channels)
+
+    def add(self, x: np.ndarray) -> None:  # x: (channels, m)
+        m = x.shape[1]
+        mean = x.mean(axis=1)
+        m2 = ((x - mean[:, None]) ** 2).sum(axis=1)
+        delta = mean - self.mean
+        total = self.n + m
+        self.mean = self.mean + delta * m / total
+        self.m2 = self.m2 + m2 + delta ** 2 * self.n * m / total
+        self.n = total
+
+    def std(self, ddof: int) -> np.ndarray:
+        return np.sqrt(self.m2 / (self.n - ddof))
+
+
+def _corrected(pairs, ignore, min_pixels, ddof, dataset, label_nc, sources):
+    ignore = set(ignore or ())
+    luma = np.asarray(_LUMA)
+    one_c: dict[int, list] = {}
+    one_l: dict[int, list] = {}
+    pool_c: dict[int, _Pool] = {}
+    pool_l: dict[int, _Pool] = {}
+    n = 0
+    min_pixels = max(int(min_pixels), ddof + 1)
+    for i, (img, lab) in enumerate(pairs):
+        img = np.asarray(img, dtype=np.float64)
+        lab = _np(lab).astype(np.int64)
+        _check_pair(img, lab, i, sources)
+        n += 1
+        flat = img.reshape(-1, 3).T  # (3, H*W)
+        lab_flat = lab.reshape(-1)
+        for s in np.unique(lab_flat):
+            s = int(s)
+            if s in ignore:
+                continue
+            P = flat[:, lab_flat == s]
+            if P.shape[1] < min_pixels:
+                continue
+            y = (luma @ P)[None]
+            one_c.setdefault(s, []).append(P.std(axis=1, ddof=ddof).mean())
+            one_l.setdefault(s, []).append(y.std(ddof=ddof))
+            pool_c.setdefault(s, _Pool(3)).add(P)
+            pool_l.setdefault(s, _Pool(1)).add(y)
+    if n == 0:
+        raise ValueError("no images given")
+    classes = sorted(one_c)
+    names = None
+    if dataset is not None:
+        size = max(classes, default=-1) + 1
+        names = _official_names(dataset, max(size, label_nc or 0))
+    per_class = pd.DataFrame({
+        "class": classes,
+        "name": [names[c] if names else None for c in classes],
+        "images": [len(one_c[c]) for c in classes],
+        "pixels": [pool_c[c].n for c in classes],
+        "one_color": [float(np.mean(one_c[c])) for c in classes],
+        "one_light": [float(np.mean(one_l[c])) for c in classes],
+        "all_color": [float(pool_c[c].std(ddof).mean()) for c in classes],
+        "all_light": [float(pool_l[c].std(ddof)[0]) for c in classes],
+    })
+    if not classes:
+        nan = float("nan")
+        return IntraClassVariation(nan, nan, nan, nan, False, n, per_class)
+    return IntraClassVariation(*(float(per_class[k].mean()) for k in FIELDS), False, n, per_class)
+
+
+def _label_name_candidates(image_name: str, dataset: str) -> list[str]:
+    stem, _ = os.path.splitext(image_name)
+    cands = []
+    if dataset == "cityscapes" and "leftImg8bit" in image_name:
+        official = image_name.replace("leftImg8bit", "gtFine_labelIds")
+        cands += [official, os.path.splitext(official)[0] + ".png"]
+    else:
+        cands.append(image_name.replace(".jpg", ".png"))
+    cands.append(stem + ".png")
+    return list(dict.fromkeys(cands))
+
+
+def match_files(images_dir, labels_dir, dataset: str) -> list[tuple[str, str]]:
+    """(image path, label path) pairs, in sorted image-name order.
+
+    The label of ``x.jpg`` is ``x.png`` (the official rule ``.jpg -> .png``; an image ``x.png``
+    pairs with ``x.png``); for Cityscapes ``*leftImg8bit*`` becomes ``*gtFine_labelIds*``
+    (extension kept, then ``.png``). Files without an image extension and hidden files are not
+    images. Raises ``FileNotFoundError`` for a missing folder and ``ValueError`` naming every
+    image without a label (and vice versa) or an empty folder.
+    """
+    for what, d in (("images", images_dir), ("labels", labels_dir)):
+        if not os.path.isdir(d):
+            raise FileNotFoundError(f"{what} folder {d} does not exist")
+    names = sorted(f for f in os.listdir(images_dir)
+                   if not f.startswith(".") and f.lower().endswith(_IMAGE_EXT)
+                   and os.path.isfile(os.path.join(images_dir, f)))
+    if not names:
+        raise ValueError(f"no images ({', '.join(_IMAGE_EXT)}) in {images_dir}")
+    label_files = set(os.listdir(labels_dir))
+    pairs, missing, used = [], [], set()
+    for name in names:
+        for cand in _label_name_candidates(name, dataset):
+            if cand in label_files:
+                pairs.append((os.path.join(images_dir, name), os.path.join(labels_dir, cand)))
+                used.add(cand)
+                break
+        else:
+            missing.append(name)
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise ValueError(f"{len(missing)} image(s) in {images_dir} have no label map in "
+                         f"{labels_dir}: {shown} (expected e.g. "
+                         f"{_label_name_candidates(missing[0], dataset)[0]})")
+    extra = sorted(f for f in label_files - used
+                   if not f.startswith(".") and f.lower().endswith(_IMAGE_EXT))
+    if extra:
+        shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
+        raise ValueError(f"{len(extra)} label map(s) in {labels_dir} have no image in "
+                         f"{images_dir}: {shown}")
+    return pairs
+
+
+def _read_label(path: str, size_hw=None) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("L", "P", "I", "I;16", "1"):
+            raise ValueError(f"{path}: label maps must be single-channel id images, got mode {im.mode}")
+        if size_hw is not None and im.size != (size_hw[1], size_hw[0]):
+            im = im.resize((size_hw[1], size_hw[0]), Image.NEAREST)
+        return np.array(im).astype(np.int64)
+
+
+def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
+                               official: bool = False, **kwargs) -> IntraClassVariation:
+    """:func:`intra_class_variation` of an image folder against a label folder (see
+    :func:`match_files` for the pairing).
+
+    Official mode reads as the VASIS script: label maps nearest-resized to the dataset's
+    evaluation size (:data:`OFFICIAL_DATASETS`; images are *not* resized and must already have
+    that size), images with ``matplotlib.pyplot.imread`` times 255 - so PNGs are on 0..255 but
+    JPEGs on 0..65025 (the script's JPEG scale quirk: imread gives uint8 for JPEG, floats in 0..1
+    for PNG). Corrected mode reads every image as 8-bit RGB (0..255) and nearest-resizes a label
+    map to its image's size when they differ.
+    """
+    if dataset not in OFFICIAL_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(OFFICIAL_DATASETS)}")
+    pairs = match_files(images_dir, labels_dir, dataset)
+    sources = [os.path.basename(p) for p, _ in pairs]
+    label_nc, osize = OFFICIAL_DATASETS[dataset]
+    if official:
+        import matplotlib.pyplot as plt
+
+        def read_image(path, name):
+            img = np.asarray(plt.imread(path), dtype=np.float32) * 255
+            if img.ndim != 3 or img.shape[2] != 3:
+                raise ValueError(f"{name}: the official script needs RGB images, got shape {img.shape}")
+            if img.shape[:2] != osize:
+                raise ValueError(
+                    f"{name}: image is {img.shape[0]}x{img.shape[1]} but the official script "
+                    f"resizes labels to {osize[0]}x{osize[1]} and not the images (it crashes); "
+                    f"resize the images to {osize[0]}x{osize[1]} or run without --official")
+            return img
+
+        lazy = ((_read_label(lp, osize), (lambda ip=ip, name=name: read_image(ip, name)))
+                for (ip, lp), name in zip(pairs, sources))
+        return _official(lazy, label_nc, dataset, sources)
+
+    from PIL import Image
+
+    def pairs_iter():
+        for ip, lp in pairs:
+            with Image.open(ip) as im:
+                img = np.asarray(im.convert("RGB"))
+            yield img, _read_label(lp, img.shape[:2])
+
+    opts = {"ignore": IGNORE, "min_pixels": 2, "ddof": 0}
+    unknown = set(kwargs) - set(opts)
+    if unknown:
+        raise TypeError(f"unexpected options {sorted(unknown)}")
+    opts.update(kwargs)
+    return _corrected(pairs_iter(), opts["ignore"], opts["min_pixels"], opts["ddof"], dataset,
+                      label_nc, sources)

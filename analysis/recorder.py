@@ -1,0 +1,398 @@
+"""Feature probes: per-block statistics of a generator's features on given layouts.
+
+:class:`FeatureRecorder` hooks every probe point of ``gen.blocks()`` (``fc``, then every residual
+block; optionally every :class:`~vasis.models.norms.ConditionalNorm`) and accumulates, per point:
+
+* ``spatial_std``: the spatial std (ddof 0) of each channel over the whole map, averaged over
+  channels and images (``spatial_std_channel``: per channel, averaged over images);
+* ``class_spatial_std``: the same over each class's pixels (the class map nearest-resized to the
+  feature size, as the generator resizes its input), averaged over the images where the class
+  has >= 2 pixels at that resolution;
+* ``sample_std``: the std across the recorded images (ddof 1) of each channel at each pixel,
+  averaged over channels and pixels; ``class_sample_std``: averaged over a class's pixels.
+  All images recorded since the last :meth:`~FeatureRecorder.reset` count as samples of one
+  layout (repeated generations of the same label map); needs >= 2 images;
+* ``fig2_std`` / ``fig2_mean``: the official VASIS Figure-2 statistic (the ``--vis`` probe):
+  channel 0 of the first recorded image, resized (nearest) to 256x256, unbiased std / mean;
+* ``rms``: root mean square of the features (the scale to judge the stds against).
+
+:func:`probe` runs a generator on one or several layouts with ``samples`` repetitions each and
+returns a tidy DataFrame.
+
+Eval mode and BatchNorm: probes run under ``torch.no_grad`` with the generator in eval mode
+(its previous mode is restored afterwards). In eval mode the param-free BatchNorm layers use their
+*running* statistics; a freshly built generator has running mean 0 and variance 1, so its BN is
+the identity and (with spectral norm's un-iterated u, v) feature magnitudes can grow from block to
+block - compare stds with ``rms`` or relative to each other, or use :func:`calibrate` first.
+``bn='batch'`` instead normalizes with the statistics of each forward batch (running statistics
+are left untouched). Spectral-norm'd convs use their stored u, v in eval mode (no power
+iteration). The VASIS noise is drawn afresh at every forward, in eval mode too.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vasis.models.norms import ConditionalNorm
+
+from .surgery import clone_module
+
+__all__ = ["FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS"]
+
+STATISTICS = ("spatial_std", "spatial_std_channel", "class_spatial_std", "sample_std",
+              "class_sample_std", "fig2_std", "fig2_mean", "rms")
+FIG2_SIZE = (256, 256)
+
+
+def describe_model(gen: nn.Module) -> str:
+    """The preset name (``'spade'``, ``'va-oasis'``, ...) whose switches ``gen.cfg`` has, ignoring
+    widths, padding and kernel size; ``'custom'`` if none matches."""
+    from vasis.presets import MODELS
+
+    cfg = getattr(gen, "cfg", None)
+    if cfg is None:
+        return type(gen).__name__
+    n = cfg.norm
+    for name, (arch, norm_kw, _, _) in MODELS.items():
+        if arch != cfg.arch:
+            continue
+        want = dict(modulation="spade", noise="none", position=(), position_channels="all")
+        want.update({k: v for k, v in norm_kw.items() if k in want})
+        if (n.modulation, n.noise, tuple(n.position)) == (
+                want["modulation"], want["noise"], tuple(want["position"])) and (
+                not n.position or n.position_channels == want["position_channels"]):
+            return name
+    return "custom"
+
+
+class _Point:
+    """Accumulators of one probe point."""
+
+    def __init__(self, name: str, kind: str, keep: int):
+        self.name, self.kind, self.keep = name, kind, keep
+        self.reset()
+
+    def reset(self):
+        self.n = 0
+        self.spatial = None       # (C,) sum over images of per-channel spatial std
+        self.sq = 0.0             # sum over images of mean square
+        self.cls_spatial = {}     # class -> [(C,) sum, count]
+        self.s_mean = None        # Welford over images, (C, h, w)
+        self.s_m2 = None
+        self.fig2 = None
+        self.classes = None       # (h, w) class map of the first recorded image
+        self.features = []
+
+    def add(self, out: torch.Tensor, labels: torch.Tensor | None, sample_stats: bool):
+        if self.fig2 is None:
+            img = F.interpolate(out[0:1, 0:1].float(), size=FIG2_SIZE, mode="nearest")[0, 0]
+            self.fig2 = (float(img.std()), float(img.mean()))
+        x = out.detach().double()
+        b = x.shape[0]
+        std = x.std(dim=(2, 3), unbiased=False).sum(0)
+        self.spatial = std if self.spatial is None else self.spatial + std
+        self.sq += float((x * x).mean(dim=(1, 2, 3)).sum())
+        if labels is not None:
+            lab = labels if labels.shape[-2:] == x.shape[-2:] else F.interpolate(
+                labels[:, None].float(), size=x.shape[-2:], mode="nearest")[:, 0].long()
+            if self.classes is None:
+                self.classes = lab[0].cpu()
+            for c in torch.unique(lab).tolist():
+                m = (lab == c).unsqueeze(1).double()  # (B, 1, h, w)
+                cnt = m.sum(dim=(2, 3))  # (B, 1)
+                ok = cnt[:, 0] >= 2
+                if not bool(ok.any()):
+                    continue
+                mean = (x * m).sum(dim=(2, 3)) / cnt.clamp(min=1)
+                var = (((x - mean[..., None, None]) ** 2) * m).sum(dim=(2, 3)) / cnt.clamp(min=1)
+                s = var.sqrt()[ok].sum(0)
+                acc = self.cls_spatial.setdefault(c, [torch.zeros_like(s), 0])
+                acc[0] += s
+                acc[1] += int(ok.sum())
+        if sample_stats:
+            for i in range(b):  # Welford, one image at a time
+                xi = x[i]
+                k = self.n + i + 1
+                if self.s_mean is None:
+                    self.s_mean, self.s_m2 = xi.clone(), torch.zeros_like(xi)
+                    continue
+                delta = xi - self.s_mean
+                self.s_mean += delta / k
+                self.s_m2 += delta * (xi - self.s_mean)
+        if len(self.features) < self.keep:
+            self.features += [f for f in out.detach().cpu()[: self.keep - len(self.features)]]
+        self.n += b
+
+    def rows(self, per_channel: bool, names) -> list[dict]:
+        if self.n == 0:
+            return []
+        out = []
+
+        def row(stat, value, cls=None, channel=None):
+            out.append({"block": self.name, "kind": self.kind, "statistic": stat,
+                        "class": cls, "class_name": names(cls), "channel": channel,
+                        "value": float(value)})
+
+        per_ch = (self.spatial / self.n).cpu().numpy()
+        row("spatial_std", per_ch.mean())
+        if per_channel:
+            for ch, v in enumerate(per_ch):
+                row("spatial_std_channel", v, channel=ch)
+        for c, (s, cnt) in sorted(self.cls_spatial.items()):
+            row("class_spatial_std", float((s / cnt).mean()), cls=c)
+        if self.s_m2 is not None and self.n >= 2:
+            pix = (self.s_m2 / (self.n - 1)).sqrt().mean(0).cpu()  # (h, w)
+            row("sample_std", float(pix.mean()))
+            if self.classes is not None and self.classes.shape == pix.shape:
+                for c in torch.unique(self.classes).tolist():
+                    row("class_sample_std", float(pix[self.classes == c].mean()), cls=c)
+        row("fig2_std", self.fig2[0])
+        row("fig2_mean", self.fig2[1])
+        row("rms", math.sqrt(self.sq / self.n))
+        return out
+
+
+class FeatureRecorder:
+    """Forward hooks on a generator's probe points that accumulate feature statistics.
+
+    Args:
+        gen: a generator (anything with ``blocks()``; ``space`` gives class names).
+        norms: also hook every ConditionalNorm (named like ``up_0.norm_1``; ``kind='norm'``).
+        sample_stats: keep the per-pixel running mean/M2 for ``sample_std`` (memory: two
+            float64 copies of every probed feature map).
+        keep_features: keep the first ``k`` images' outputs of every point (CPU tensors, in
+            ``features[name]``), e.g. for :func:`analysis.metrics.variation_profile`.
+
+    Use as a context manager (hooks are registered on enter and removed on exit, also when the
+    forward raises), or call :meth:`attach` / :meth:`remove`. Give the class map of each batch
+    with :meth:`run` or by setting ``labels`` before calling ``gen`` yourself; without it the
+    per-class statistics are skipped.
+
+    >>> with FeatureRecorder(gen) as rec:
+    ...     rec.run(layouts.one_class('sky', dataset=gen), samples=4)
+    ...     df = rec.statistics()
+    """
+
+    def __init__(self, gen: nn.Module, *, norms: bool = False, sample_stats: bool = True,
+                 keep_features: int = 0):
+        self.gen = gen
+        self.sample_stats = sample_stats
+        self.labels: torch.Tensor | None = None
+        points = [(name, module, "block") for name, module in gen.blocks()]
+        if norms:
+            points += [(name, m, "norm") for name, m in gen.named_modules()
+                       if isinstance(m, ConditionalNorm)]
+        self._modules = [(name, module) for name, module, _ in points]
+        self.points = {name: _Point(name, kind, keep_features) for name, _, kind in points}
+        self._handles: list = []
+
+    # -- hooks --------------------------------------------------------------------------
+    def attach(self) -> "FeatureRecorder":
+        if self._handles:
+            return self
+        for name, module in self._modules:
+            self._handles.append(module.register_forward_hook(self._hook(name)))
+        return self
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def __enter__(self) -> "FeatureRecorder":
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    def _hook(self, name):
+        def hook(module, inputs, output):
+            if isinstance(output, torch.Tensor):
+                labels = self.labels
+                if labels is not None and labels.shape[0] != output.shape[0]:
+                    labels = labels[:1].expand(output.shape[0], -1, -1)
+                self.points[name].add(output, labels, self.sample_stats)
+        return hook
+
+    # -- data ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything recorded (start a new layout)."""
+        for p in self.points.values():
+            p.reset()
+
+    @property
+    def features(self) -> dict[str, list[torch.Tensor]]:
+        """{point: [kept (C, h, w) outputs]} (see ``keep_features``)."""
+        return {name: p.features for name, p in self.points.items()}
+
+    def class_map(self, name: str) -> torch.Tensor | None:
+        """The (h, w) class map of the first recorded image at point ``name``'s resolution."""
+        return self.points[name].classes
+
+    def run(self, labels: torch.Tensor, samples: int = 1, *, batch_size: int | None = None,
+            bn: str = "eval", seed: int | None = None, **forward_kwargs) -> None:
+        """Generate ``samples`` images of the layout ``labels`` ((H, W) integer map) and record.
+
+        Runs under ``torch.no_grad`` in eval mode (``bn='batch'``: BatchNorm uses each batch's
+        statistics), in chunks of ``batch_size`` (default: all samples in one batch), on the
+        generator's device. ``seed`` fixes the noise (torch's global RNG is restored after).
+        """
+        if labels.dim() != 2:
+            raise ValueError(f"run() takes one (H, W) layout, got shape {tuple(labels.shape)}; "
+                             f"loop over layouts (see probe)")
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        device = next(self.gen.parameters()).device
+        labels = labels.long().to(device)
+        bs = samples if batch_size is None else max(1, int(batch_size))
+        with _probe_mode(self.gen, bn), torch.no_grad(), _seeded(seed, device):
+            done = 0
+            while done < samples:
+                n = min(bs, samples - done)
+                batch = labels[None].expand(n, -1, -1).contiguous()
+                self.labels = batch
+                try:
+                    self.gen(batch, **forward_kwargs)
+                finally:
+                    self.labels = None
+                done += n
+
+    def statistics(self, per_channel: bool = False) -> pd.DataFrame:
+        """Tidy DataFrame: block, kind, statistic, class, class_name, channel, value."""
+        space = getattr(self.gen, "space", None)
+
+        def names(c):
+            if c is None or space is None:
+                return None
+            return space.classes[c] if 0 <= c < space.label_nc else ("don't care" if c == space.label_nc else None)
+
+        rows = [r for p in self.points.values() for r in p.rows(per_channel, names)]
+        return pd.DataFrame(rows, columns=["block", "kind", "statistic", "class", "class_name",
+                                           "channel", "value"])
+
+
+@contextmanager
+def _probe_mode(gen: nn.Module, bn: str):
+    if bn not in ("eval", "batch"):
+        raise ValueError(f"bn must be 'eval' or 'batch', got {bn!r}")
+    was_training = gen.training
+    saved = []
+    gen.eval()
+    if bn == "batch":
+        for m in gen.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                saved.append((m, m.momentum, None if m.num_batches_tracked is None
+                              else m.num_batches_tracked.clone()))
+                m.momentum = 0.0  # running = (1 - 0) * running: untouched
+                m.train()
+    try:
+        yield
+    finally:
+        for m, momentum, nbt in saved:
+            m.momentum = momentum
+            if nbt is not None:
+                m.num_batches_tracked.copy_(nbt)
+        gen.train(was_training)
+
+
+@contextmanager
+def _seeded(seed, device):
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _named_layouts(layouts) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(layouts, torch.Tensor):
+        if layouts.dim() == 2:
+            return [("layout", layouts)]
+        if layouts.dim() == 3:
+            return [(f"layout{i}", t) for i, t in enumerate(layouts)]
+        raise ValueError(f"a layout tensor must be (H, W) or (N, H, W), got {tuple(layouts.shape)}")
+    if isinstance(layouts, Mapping):
+        items = list(layouts.items())
+    else:
+        items = [(f"layout{i}", t) for i, t in enumerate(layouts)]
+    out = []
+    for name, t in items:
+        t = torch.as_tensor(t)
+        if t.dim() != 2:
+            raise ValueError(f"layout {name!r} must be an (H, W) map, got shape {tuple(t.shape)}")
+        out.append((str(name), t))
+    if not out:
+        raise ValueError("no layouts given")
+    return out
+
+
+def probe(gen: nn.Module, layouts, samples: int = 4, *, model: str | None = None,
+          norms: bool = False, per_channel: bool = False, batch_size: int | None = None,
+          bn: str = "eval", seed: int | None = 0, **forward_kwargs) -> pd.DataFrame:
+    """Feature statistics of ``gen`` on each layout, one tidy row per
+    model x layout x point x statistic [x class | channel].
+
+    ``layouts``: an (H, W) map (named ``'layout'``), an (N, H, W) batch of N layouts, a list, or
+    a ``{name: (H, W) map}`` dict. Each layout is generated ``samples`` times (>= 2 for
+    ``sample_std``). ``model`` defaults to :func:`describe_model`. ``seed`` (default 0) makes
+    the noise reproducible; each layout starts from the same seed. See
+    :class:`FeatureRecorder` and :meth:`FeatureRecorder.run` for the rest.
+
+    Columns: model, dataset, layout, padding, kernel, samples, block, kind, statistic, class,
+    class_name, channel, value. Statistics: :data:`STATISTICS` (``spatial_std_channel`` only
+    with ``per_channel``; ``sample_std``/``class_sample_std`` only with ``samples >= 2``).
+    """
+    cfg = getattr(gen, "cfg", None)
+    model = model or describe_model(gen)
+    frames = []
+    with FeatureRecorder(gen, norms=norms, sample_stats=samples >= 2) as rec:
+        for name, lay in _named_layouts(layouts):
+            rec.reset()
+            rec.run(lay, samples, batch_size=batch_size, bn=bn, seed=seed, **forward_kwargs)
+            df = rec.statistics(per_channel=per_channel)
+            df.insert(0, "samples", samples)
+            df.insert(0, "kernel", cfg.norm.kernel_size if cfg is not None else None)
+            df.insert(0, "padding", cfg.padding if cfg is not None else None)
+            df.insert(0, "layout", name)
+            df.insert(0, "dataset", cfg.dataset if cfg is not None else None)
+            df.insert(0, "model", model)
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def calibrate(gen: nn.Module, labels: torch.Tensor | Iterable[torch.Tensor], steps: int = 20,
+              **forward_kwargs) -> nn.Module:
+    """A copy of ``gen`` with settled spectral-norm vectors and BatchNorm running statistics.
+
+    Runs ``steps`` forward passes in train mode under ``torch.no_grad`` on ``labels`` ((N, H, W)
+    batch, or an iterable of batches, cycled): each pass does one spectral-norm power iteration,
+    and the BN running statistics become the cumulative average over the passes. Useful before
+    probing a freshly built (untrained) generator in eval mode. ``gen`` is not modified.
+    """
+    new = clone_module(gen)
+    batches = [labels] if isinstance(labels, torch.Tensor) else list(labels)
+    if not batches:
+        raise ValueError("no label batches given")
+    device = next(new.parameters()).device
+    for m in new.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    new.train()
+    with torch.no_grad():
+        for i in range(steps):
+            b = batches[i % len(batches)]
+            new(b.long().to(device) if b.dim() == 3 else b.long().to(device)[None], **forward_kwargs)
+    for m in new.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.1
+    return new.eval()

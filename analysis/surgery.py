@@ -1,0 +1,213 @@
+"""Model surgery: copies of a generator with another padding or another norm-conv kernel size.
+
+Both functions return a modified **deep copy** and never touch the generator they are given.
+The copy's ``cfg`` (a frozen :class:`vasis.config.GeneratorConfig`) is replaced with
+``dataclasses.replace`` so that ``copy.cfg`` describes what the copy now is, and the copy has the
+same structure (and state-dict keys) as ``build_generator`` would give for that config.
+
+The two probes answer the question of VASIS section 3: does class-level mode collapse come
+from what a conv sees *across a border* (padding) or *across a class boundary* (the 3x3 convs
+inside the conditional norms)?
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import torch
+import torch.nn as nn
+
+from vasis.models.blocks import ConditionalResBlock
+from vasis.models.norms import ConditionalNorm
+
+__all__ = ["swap_padding", "swap_norm_kernel", "padded_convs", "norm_convs", "clone_module"]
+
+_TORCH_MODE = {"zero": "zeros", "reflect": "reflect"}
+
+
+def clone_module(module: nn.Module) -> nn.Module:
+    """``copy.deepcopy`` that also works after a grad-enabled forward of spectral-norm'd convs.
+
+    torch's spectral norm stores the normalized ``weight`` as a plain (non-leaf) attribute,
+    which ``deepcopy`` refuses; those are copied detached (the hook recomputes them anyway).
+    """
+    memo = {}
+    for m in module.modules():
+        for value in vars(m).values():
+            if isinstance(value, torch.Tensor) and not value.is_leaf:
+                memo[id(value)] = value.detach().clone()
+    return copy.deepcopy(module, memo)
+
+
+def _normalize_padding(to: str) -> str:
+    key = {"zeros": "zero", "zero": "zero", "reflect": "reflect"}.get(str(to).lower())
+    if key is None:
+        raise ValueError(f"padding must be 'zero' or 'reflect', got {to!r}")
+    return key
+
+
+def padded_convs(gen: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """(name, conv) of every ``nn.Conv2d`` of ``gen`` that pads its input (padding != 0)."""
+    return [(name, m) for name, m in gen.named_modules()
+            if isinstance(m, nn.Conv2d) and any(p != 0 for p in _padding_of(m))]
+
+
+def _padding_of(conv: nn.Conv2d) -> tuple[int, ...]:
+    pad = conv.padding
+    if isinstance(pad, str):  # 'same' / 'valid'
+        return (1,) if pad == "same" else (0,)
+    return tuple(pad)
+
+
+def _set_padding(conv: nn.Conv2d, padding: tuple[int, int], mode: str) -> None:
+    """Give a conv another 'same' padding and padding mode, keeping its weights."""
+    conv.padding = tuple(padding)
+    conv.padding_mode = _TORCH_MODE[mode]
+    # Used by torch when padding_mode != 'zeros': (left, right, top, bottom).
+    conv._reversed_padding_repeated_twice = [p for p in reversed(conv.padding) for _ in range(2)]
+
+
+def swap_padding(gen: nn.Module, to: str = "reflect") -> nn.Module:
+    """A deep copy of ``gen`` whose padded convs all pad with ``to`` ('reflect' or 'zero').
+
+    Every ``nn.Conv2d`` with a non-zero padding (``fc``, ``conv_img``, the residual blocks'
+    3x3 convs and the SPADE-norm convs ``mlp_shared[0]``, ``mlp_gamma``, ``mlp_beta``) gets
+    ``padding_mode`` ``'reflect'`` or ``'zeros'``; 1x1 convs have nothing to pad and stay as
+    they are. Spectral-norm'd convs need nothing special: padding does not touch the weight.
+
+    VA-OASIS (``cfg.pad_after_block_conv``): its block convs are *valid* convs whose output is
+    reflect-padded back to size. Their padding is defined as follows:
+
+    * ``to='reflect'``: those blocks are left as they are (they already pad with reflection;
+      this is the published VA-OASIS design).
+    * ``to='zero'``: they become ordinary zero-padded convs (padding 1 *before* the conv, i.e.
+      exactly OASIS's block; same weights, same spatial alignment in the interior). Zero-padding
+      *after* the valid conv instead would not pad the conv's input at all: it would hard-wire
+      the border ring of every residual branch to the constant 0 whatever the input, an output
+      artefact rather than a padding, and a model that no published configuration describes.
+      The padded-conv choice keeps the copy identical to
+      ``build_generator(..., padding='zero', pad_after_block_conv=False)`` with these weights.
+
+    The copy's ``cfg`` reports ``padding=to``; ``norm.shared_padding`` becomes ``None``
+    (VA-OASIS's zero-padded shared norm conv is swapped too, so every conv follows ``to``),
+    and ``pad_after_block_conv`` becomes False when ``to='zero'``.
+    """
+    to = _normalize_padding(to)
+    new = clone_module(gen)
+    for _, conv in padded_convs(new):
+        _set_padding(conv, _padding_of(conv) * (2 // len(_padding_of(conv))), to)
+    if to == "zero":
+        for module in new.modules():
+            if isinstance(module, ConditionalResBlock) and module.pad_after_conv:
+                for conv in (module.conv_0, module.conv_1):
+                    k = conv.kernel_size
+                    _set_padding(conv, (k[0] // 2, k[1] // 2), "zero")
+                module.pad_after_conv = False
+    cfg = getattr(new, "cfg", None)
+    if cfg is not None:
+        norm_cfg = replace(cfg.norm, shared_padding=None)
+        gen_kw = {"padding": to, "norm": norm_cfg}
+        if to == "zero" and getattr(cfg, "pad_after_block_conv", False):
+            gen_kw["pad_after_block_conv"] = False
+        new.cfg = replace(cfg, **gen_kw)
+        _update_norm_cfgs(new, norm_cfg)
+    return new
+
+
+def norm_convs(gen: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """(name, conv) of the convs inside the SPADE-modulated conditional norms."""
+    out = []
+    for name, norm in gen.named_modules():
+        if isinstance(norm, ConditionalNorm) and norm.cfg.modulation == "spade":
+            out += [(f"{name}.mlp_shared.0", norm.mlp_shared[0]),
+                    (f"{name}.mlp_gamma", norm.mlp_gamma), (f"{name}.mlp_beta", norm.mlp_beta)]
+    return out
+
+
+def _effective_weight(conv: nn.Conv2d) -> torch.Tensor:
+    """The weight the conv computes with; for a spectral-norm'd conv W / sigma (eval-mode sigma)."""
+    if hasattr(conv, "weight_orig"):
+        w = conv.weight_orig.detach()
+        u, v = conv.weight_u.detach(), conv.weight_v.detach()
+        sigma = torch.dot(u, w.reshape(w.shape[0], -1) @ v)
+        return w / sigma
+    return conv.weight.detach()
+
+
+def _new_conv(old: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
+    k = weight.shape[-1]
+    conv = nn.Conv2d(old.in_channels, old.out_channels, k, padding=k // 2,
+                     bias=old.bias is not None, padding_mode=old.padding_mode)
+    conv = conv.to(device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if old.bias is not None:
+            conv.bias.copy_(old.bias.detach())
+    conv.train(old.training)
+    return conv
+
+
+def _convert(conv: nn.Conv2d, to: int, mode: str) -> nn.Conv2d:
+    k = conv.kernel_size[0]
+    if k == to:
+        return conv
+    w = _effective_weight(conv)
+    if to == 1:
+        w = w.sum((2, 3), keepdim=True) if mode == "sum" else w[:, :, k // 2:k // 2 + 1, k // 2:k // 2 + 1]
+    else:
+        big = w.new_zeros(w.shape[0], w.shape[1], to, to)
+        big[:, :, to // 2, to // 2] = w[:, :, 0, 0]
+        w = big
+    return _new_conv(conv, w.clone())
+
+
+def swap_norm_kernel(gen: nn.Module, to: int = 1, mode: str = "sum") -> nn.Module:
+    """A deep copy of ``gen`` whose conditional-norm convs have kernel size ``to`` (1 or 3).
+
+    Affects ``mlp_shared[0]``, ``mlp_gamma`` and ``mlp_beta`` of every SPADE-modulated
+    :class:`~vasis.models.norms.ConditionalNorm` (CLADE norms have no convs; only their
+    ``cfg.kernel_size`` is updated). The residual-block convs are not touched.
+
+    3x3 -> 1x1:
+
+    * ``mode='sum'`` (default): the 1x1 weight is the sum of the nine taps. Inside a region
+      where the conv's input is constant (a uniform class region, away from any boundary) a 3x3
+      conv computes exactly ``sum(taps) @ x + b``, so the copy produces *the same output there*;
+      what changes is only what the 3x3 conv saw across a class boundary or across the image
+      border (padding). The difference between the two models therefore isolates the
+      boundary/border information of the norm convs, which is the hypothesis being probed; it
+      is the default for that reason.
+    * ``mode='center'``: the 1x1 weight is the centre tap. This is what one would get by
+      dropping the neighbours, but it also rescales the response in uniform regions, so it
+      changes the whole map, not only boundaries.
+
+    1x1 -> 3x3 puts the 1x1 weight in the centre tap, other taps zero: exact everywhere
+    (the centre tap never sees padding), ``mode`` is ignored.
+
+    A spectral-norm'd conv (none in the presets) is replaced by a plain conv holding its
+    effective weight W/sigma (sigma from its stored u, v as in eval mode), so the copy
+    computes what the original computed in eval mode. The new convs keep the bias and padding
+    mode. The copy's ``cfg.norm.kernel_size`` (and every norm's ``cfg``) reports ``to``.
+    """
+    if to not in (1, 3):
+        raise ValueError(f"kernel size must be 1 or 3, got {to!r}")
+    if mode not in ("sum", "center"):
+        raise ValueError(f"mode must be 'sum' or 'center', got {mode!r}")
+    new = clone_module(gen)
+    for norm in new.modules():
+        if isinstance(norm, ConditionalNorm) and norm.cfg.modulation == "spade":
+            norm.mlp_shared[0] = _convert(norm.mlp_shared[0], to, mode)
+            norm.mlp_gamma = _convert(norm.mlp_gamma, to, mode)
+            norm.mlp_beta = _convert(norm.mlp_beta, to, mode)
+    cfg = getattr(new, "cfg", None)
+    if cfg is not None:
+        norm_cfg = replace(cfg.norm, kernel_size=to)
+        new.cfg = replace(cfg, norm=norm_cfg)
+        _update_norm_cfgs(new, norm_cfg)
+    return new
+
+
+def _update_norm_cfgs(gen: nn.Module, norm_cfg) -> None:
+    for module in gen.modules():
+        if isinstance(module, ConditionalNorm):
+            module.cfg = norm_cfg
