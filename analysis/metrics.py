@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from vasis.labels import ADE20K_CLASSES, DONTCARE_ID, label_space
+from vasis.labels import DONTCARE_ID, label_space
 
 __all__ = [
     "resize_labels", "intra_class_std", "class_means", "inter_class_std", "variation_ratio",
@@ -400,10 +400,7 @@ class IntraClassVariation:
 def _official_names(dataset: str | None, label_nc: int) -> list:
     if dataset is None:
         return [None] * label_nc
-    if dataset == "ade20k":  # raw ADE annotation files: 0 = other, k = class k
-        names = ("other",) + ADE20K_CLASSES
-    else:
-        names = label_space(dataset).classes
+    names = label_space(dataset).classes  # ADE20K: raw ids, 0 = other, as the script reads them
     return [names[i] if i < len(names) else None for i in range(label_nc)]
 
 

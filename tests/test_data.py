@@ -160,7 +160,7 @@ def _save(path, arr, mode=None):
     Image.fromarray(arr, mode).save(path)
 
 
-def test_ade20k_layout_and_label_shift(tmp_path):
+def test_ade20k_layout_keeps_raw_ids(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(3):
         _save(tmp_path / "images/validation" / f"ADE_val_{i:08d}.jpg", rng.integers(0, 255, (40, 60, 3), np.uint8))
@@ -171,8 +171,9 @@ def test_ade20k_layout_and_label_shift(tmp_path):
     assert len(ds) == 3 and "instance" not in ds[0]
     lab = ds[0]["label"]
     assert lab.shape == (32, 48)
-    assert set(lab.unique().tolist()) == {255, 0, 149}  # 0 -> don't care, k -> k - 1
-    assert lab[0, 0] == 255 and lab[0, -1] == 149
+    # Raw ids, as the official models see them (SPADE's "label - 1" is never stored).
+    assert set(lab.unique().tolist()) == {0, 1, 150}
+    assert lab[0, 0] == 0 and lab[0, -1] == 150
     validate_dataset("ade20k", tmp_path, "val")
     lab[0, 0] = 151
     bad = np.full((40, 60), 151, np.uint8)

@@ -161,7 +161,7 @@ def test_balanced_loss_matches_official_order_after_roll():
 
 
 def test_dontcare_channels():
-    assert oasis_dontcare_channel("ade20k") == 150
+    assert oasis_dontcare_channel("ade20k") == 0  # raw ids: 0 = other, as OASIS uses them
     assert oasis_dontcare_channel("coco-stuff") == 182
     assert oasis_dontcare_channel("cityscapes") == 0
 

@@ -189,13 +189,15 @@ def test_label_ids_out_of_range_are_named():
 
 
 def test_dontcare_is_accepted_where_the_dataset_has_it():
-    space = vasis.label_space("ade20k")
     from vasis.inputs import encode_labels
     labels = torch.full((1, 4, 4), 255)
     labels[0, 0, 0] = 3
-    onehot = encode_labels(labels, space)
-    assert onehot.shape == (1, 151, 4, 4)
-    assert onehot[0, 150].sum() == 15 and onehot[0, 3, 0, 0] == 1
+    onehot = encode_labels(labels, vasis.label_space("coco-stuff"))
+    assert onehot.shape == (1, 184, 4, 4)  # 182 classes, don't care, instance edges
+    assert onehot[0, 182].sum() == 15 and onehot[0, 3, 0, 0] == 1
+    # ADE20K keeps its raw ids (0 = other), as the official models see them: no don't-care id.
+    with pytest.raises(ValueError, match=r"\[255\].*0\.\.150"):
+        encode_labels(labels, vasis.label_space("ade20k"))
 
 
 def test_unknown_preset_and_option_errors():

@@ -28,7 +28,8 @@ def official_options(model, dataset, height, width, ngf=64, hidden=128):
         # SPADE: 35 labelIds + instance edges; OASIS: labelIds 0..34 as they are, no shift.
         space = dict(label_nc=35, dontcare=False, instance=not oasis)
     elif dataset == "ade20k":
-        space = dict(label_nc=150, dontcare=True, instance=False)
+        # Raw ids 0..150 (0 = other) for SPADE/CLADE (their "label - 1" is never stored) and OASIS.
+        space = dict(label_nc=151, dontcare=False, instance=False)
     elif dataset == "coco-stuff":
         space = dict(label_nc=182, dontcare=True, instance=not oasis)
     elif dataset == "scenes":  # the suite's own label space, in the official layout
@@ -84,7 +85,7 @@ def test_matches_official_forward_scenes(model):
 
 
 REAL = [
-    # OASIS with 3D noise on ADE20K: don't-care first + z first -> permuted fc / mlp_shared.
+    # OASIS with 3D noise on ADE20K: raw ids, z first.
     ("oasis", "ade20k", 128, 128),
     # VA-OASIS on COCO-Stuff: also the noise-table rows are permuted.
     ("va-oasis", "coco-stuff", 128, 128),
@@ -92,7 +93,7 @@ REAL = [
     ("spade", "coco-stuff", 128, 128),
     # VA-CLADE on Cityscapes ('more'): instance conv, +1 block input channels.
     ("va-clade", "cityscapes", 128, 256),
-    # CLADE-ICPE on ADE20K: tables with a don't-care row.
+    # CLADE-ICPE on ADE20K: 151 raw-id rows; the relative code skips id 0 (other).
     ("clade-icpe", "ade20k", 128, 128),
 ]
 

@@ -258,8 +258,9 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
     _check_padding(generator, evidence, source)
 
     # Label channel order: the suite's one-hot is classes 0..label_nc-1, then don't-care. OASIS
-    # (and VA-OASIS) shift ADE20K/COCO-Stuff labels by one and put don't-care (raw 0 / 255) in
-    # channel 0, after the 3D-noise z channels; every weight reading the label map is permuted.
+    # (and VA-OASIS) shift COCO-Stuff labels by one and put don't-care (255) in channel 0, after
+    # the 3D-noise z channels; every weight reading the label map is permuted. ADE20K needs
+    # nothing: the suite keeps its raw ids (0 = other), as every official model sees them.
     if cfg.arch == "oasis" and space.dontcare:
         z = cfg.z_dim if cfg.use_3d_noise else 0
         n = space.semantic_nc
@@ -314,10 +315,11 @@ def load_official(path_or_state_dict, model: str, dataset: str, **overrides) -> 
       ``mlp_shared.1.*``, ``mlp_gamma.1.*``), plain convs with ``padding_mode='reflect'`` here;
       VA-CLADE's ``class_specified_affine.{gamma_seg,beta_seg,...}`` move up to the norm.
     - OASIS / VA-OASIS ``checkpoints/<name>/models/{best,latest,<iter>}_{G,EMA}.pth``:
-      ``first_norm`` -> ``param_free_norm``. On ADE20K and COCO-Stuff OASIS feeds label ``raw+1``
-      with don't-care in channel 0, the suite puts don't-care after the classes: the label input
+      ``first_norm`` -> ``param_free_norm``. On COCO-Stuff OASIS feeds label ``raw+1`` with
+      don't-care in channel 0, the suite puts don't-care after the classes: the label input
       channels of ``fc`` and every ``mlp_shared`` conv, and the rows of VA-OASIS's noise tables,
-      are permuted (behind the first ``z_dim`` channels with 3D noise). Cityscapes needs none.
+      are permuted (behind the first ``z_dim`` channels with 3D noise). Cityscapes and ADE20K
+      (raw ids, 0 = other, in every official model and in the suite) need none.
 
     Strictness: after mapping, any missing or unexpected key, any shape mismatch, and any padding
     the checkpoint's layout contradicts (``fc.1`` = reflect, ``fc`` = zero; an OASIS-arch ``fc.1``

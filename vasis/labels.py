@@ -16,9 +16,11 @@ CITYSCAPES_CLASSES = (
     "trailer", "train", "motorcycle", "bicycle", "license plate",
 )
 
-# ADE20K SceneParsing classes 1..150, stored as 0..149 after SPADE's "label - 1" (0 -> 255).
+# ADE20K SceneParsing ids as stored: 0 = other/unknown, 1..150 the classes. These are the ids the
+# official models were trained on: SPADE's (and CLADE's, VASIS's) ADE20K "label - 1" shift is
+# never written back, so their one-hot channel k is raw id k, and OASIS uses the raw ids too.
 ADE20K_CLASSES = (
-    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
+    "unlabeled", "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
     "grass", "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant",
     "curtain", "chair", "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror",
     "rug", "field", "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp", "bathtub",
@@ -119,7 +121,7 @@ class LabelSpace:
 
 LABEL_SPACES = {
     "cityscapes": LabelSpace("cityscapes", CITYSCAPES_CLASSES, dontcare=False, instance=True),
-    "ade20k": LabelSpace("ade20k", ADE20K_CLASSES, dontcare=True, instance=False),
+    "ade20k": LabelSpace("ade20k", ADE20K_CLASSES, dontcare=False, instance=False),
     "coco-stuff": LabelSpace("coco-stuff", COCO_STUFF_CLASSES, dontcare=True, instance=True),
     "scenes": LabelSpace("scenes", SCENES_CLASSES, dontcare=False, instance=False),
 }

@@ -322,8 +322,8 @@ class VGGLoss(nn.Module):
 def oasis_dontcare_channel(dataset: str) -> int | None:
     """The suite's one-hot channel that OASIS treats as don't-care (weight 0), or None.
 
-    ADE20K / COCO-Stuff: ``label_nc`` (id 255, the last channel; OASIS's channel 0).
-    Cityscapes: 0 ('unlabeled'; OASIS's label order equals the suite's there). Other label spaces
+    COCO-Stuff: ``label_nc`` (id 255, the last channel; OASIS's channel 0). Cityscapes and
+    ADE20K: 0 ('unlabeled'; OASIS's label order equals the suite's there). Other label spaces
     whose class 0 is 'unlabeled' (the built-in scenes, where it is never drawn): 0. Else None.
     """
     from .labels import label_space

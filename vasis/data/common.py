@@ -62,9 +62,9 @@ class DatasetError(ValueError):
 def raw_label_table(dataset: str, space: LabelSpace) -> np.ndarray:
     lut = np.full(256, -1, dtype=np.int64)
     if dataset == "ade20k":
-        # SceneParsing: 0 = other/unknown, 1..150 classes; SPADE's "label - 1" with 0 -> don't care.
-        lut[0] = DONTCARE_ID
-        lut[1:space.label_nc + 1] = np.arange(space.label_nc)
+        # SceneParsing ids as stored (0 = other/unknown, 1..150 classes): the ids the official
+        # models see, since SPADE's "label - 1" is never written back (see vasis.labels).
+        lut[:space.label_nc] = np.arange(space.label_nc)
     elif dataset == "cityscapes":
         # labelIds 0..33 used directly; license plate (id -1, stored as 255 in uint8) -> 34.
         lut[:space.label_nc] = np.arange(space.label_nc)
@@ -79,7 +79,7 @@ def raw_label_table(dataset: str, space: LabelSpace) -> np.ndarray:
 
 def describe_raw_range(dataset: str, space: LabelSpace) -> str:
     if dataset == "ade20k":
-        return f"0..{space.label_nc} (0 = unknown)"
+        return f"0..{space.label_nc - 1} (0 = unknown)"
     if dataset == "cityscapes":
         return f"0..{space.label_nc - 1} and 255 (license plate)"
     return f"0..{space.label_nc - 1}" + (f" and {DONTCARE_ID} (don't care)" if space.dontcare else "")
