@@ -67,21 +67,6 @@ def test_discriminators_run(model):
     (logits if model in ("oasis", "va-oasis") else feats[0][-1]).mean().backward()
 
 
-def block_outputs(gen, labels):
-    """Output of fc and of every residual block for one forward pass."""
-    outs, hooks = {}, []
-    for name, module in gen.blocks():
-        hooks.append(module.register_forward_hook(
-            lambda m, i, o, name=name: outs.__setitem__(name, o.detach())))
-    try:
-        with torch.no_grad():
-            gen(labels)
-    finally:
-        for h in hooks:
-            h.remove()
-    return outs
-
-
 def spatial_std(x):
     return x.flatten(2).std(-1).max().item()
 
@@ -94,7 +79,7 @@ def one_class(class_id=1, n=2, size=128):
 def test_reflect_padding_one_class_is_spatially_constant_in_every_block(model):
     gen = tiny_generator(model, padding="reflect").eval()
     kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if model == "oasis" else {}
-    outs = _outputs(gen, one_class(), **kwargs)
+    outs = block_outputs(gen, one_class(), **kwargs)
     assert len(outs) == len(gen.blocks())
     for name, out in outs.items():
         assert spatial_std(out) < 1e-5 * max(1.0, out.abs().max().item()), name
@@ -104,7 +89,7 @@ def test_reflect_padding_one_class_is_spatially_constant_in_every_block(model):
 def test_zero_padding_one_class_is_not_constant(model):
     gen = tiny_generator(model, padding="zero").eval()
     kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if model == "oasis" else {}
-    outs = _outputs(gen, one_class(), **kwargs)
+    outs = block_outputs(gen, one_class(), **kwargs)
     # The zero border makes the first conv see a boundary; every later block inherits it.
     for name, out in outs.items():
         assert spatial_std(out) > 1e-4, name
@@ -124,12 +109,12 @@ def test_noise_or_position_code_breaks_the_constant_map_under_reflect_padding(mo
             if "conv_pos" in name:
                 p.normal_(0, 0.5)
     kwargs = {"z": torch.randn(2, gen.cfg.z_dim)} if gen.cfg.use_3d_noise else {}
-    outs = _outputs(gen, one_class(), **kwargs)
+    outs = block_outputs(gen, one_class(), **kwargs)
     for name, out in list(outs.items())[1:]:  # fc sees only the label map
         assert spatial_std(out) > 1e-4, name
 
 
-def _outputs(gen, labels, **kwargs):
+def block_outputs(gen, labels, **kwargs):
     outs, hooks = {}, []
     for name, module in gen.blocks():
         hooks.append(module.register_forward_hook(
