@@ -6,4 +6,6 @@ COMMAND_MODULES = [
     "vasis.commands.classes",
     "analysis.commands.variation",
     "vasis.commands.complexity",
+    "vasis.commands.train",
+    "vasis.commands.generate",
 ]

@@ -1,0 +1,230 @@
+"""The trainer: every model trains (scenes + real COCO-Stuff sample), exact resume, crash safety,
+torchrun/gloo, dataset refusal, NaN stop, VGG error, generate. Tiny widths, one CPU thread."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vasis.cli import main
+from vasis.presets import MODELS
+from vasis.train import NonFiniteLossError, RunSettings, list_checkpoints, load_latest, train
+from vasis.train.monitor import read_losses
+from vasis.train.recipes import recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_G = {"ngf": 4, "hidden": 8}
+TINY_D = {"ndf": 4, "channels_d": 2, "num_d": 1}
+CLI_TINY = ["--ngf", "4", "--hidden", "8", "--ndf", "4", "--channels-d", "2", "--num-d", "1",
+            "--threads", "1", "--no-progress"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Under CPU contention two intra-op threads are many times slower than one.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(model, dataset="scenes", **kw):
+    base = dict(generator=dict(TINY_G), discriminator=dict(TINY_D),
+                recipe={"batch_size": 2, "ema_refresh_batches": 1, "use_vgg": False},
+                n_train=6, log_every=1, sample_every=0, ckpt_every=2, tensorboard=False)
+    base.update(kw)
+    return RunSettings(model, dataset, **base)
+
+
+def test_recipes_follow_the_papers():
+    r = recipe("spade", "cityscapes")
+    assert (r.lr_g, r.lr_d, r.beta1, r.beta2, r.batch_size) == (1e-4, 4e-4, 0.0, 0.9, 16)
+    assert (r.niter, r.niter_decay, r.use_vgg) == (100, 100, True)
+    assert r.lr_factor(0) == r.lr_factor(99) == 1.0 and r.lr_factor(150) == 0.5
+    assert recipe("va-clade", "ade20k").batch_size == 32
+    assert (r.no_ttur().lr_g, r.no_ttur().beta1) == (2e-4, 0.5)
+    o = recipe("oasis", "cityscapes")
+    assert (o.lr_g, o.lr_d, o.beta2, o.batch_size, o.ema_decay) == (4e-4, 4e-4, 0.999, 20, 0.999)
+    o = recipe("va-oasis", "coco-stuff")
+    assert (o.lr_g, o.batch_size, o.ema_decay, o.use_vgg) == (1e-4, 32, 0.9999, False)
+    s = recipe("spade", "scenes")
+    assert s.batch_size == 4 and not s.use_vgg
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_trains_on_scenes(model, tmp_path):
+    res = train(tiny(model, iters=2, sample_every=2, tensorboard=True), tmp_path / "run", progress=False)
+    assert res.step == 2 and all(np.isfinite(v) for v in res.last_losses.values())
+    _, state = load_latest(tmp_path / "run")
+    assert state["step"] == 2 and (state["ema"] is not None) == model.endswith("oasis")
+    assert not any(k.startswith("module.") for k in state["generator"])
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "run" / "tb").iterdir())
+    assert [row["step"] for row in read_losses(tmp_path / "run")] == [1, 2]
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_trains_on_real_coco(model, coco_sample, tmp_path):
+    s = tiny(model, "coco-stuff", dataroot=str(coco_sample), size=(128, 128), iters=1, n_train=None)
+    res = train(s, tmp_path / "run", progress=False)
+    assert res.step == 1 and all(np.isfinite(v) for v in res.last_losses.values())
+
+
+@pytest.mark.parametrize("model", ["oasis", "va-spade"])
+def test_resume_is_bit_for_bit(model, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    # 6 scenes / batch 2 = 3 steps per epoch: the resumed part crosses an epoch boundary.
+    train(tiny(model, iters=4), a, progress=False)
+    train(tiny(model, iters=2), b, progress=False)
+    train(None, b, resume=True, updates={"iters": 4}, progress=False)
+    assert read_losses(a) == read_losses(b) and len(read_losses(a)) == 4
+    (_, sa), (_, sb) = load_latest(a), load_latest(b)
+    assert sa["step"] == sb["step"] == 4
+    for key in ("generator", "discriminator", "ema", "ema_eval"):
+        if sa[key] is None:
+            continue
+        for k, v in sa[key].items():
+            assert torch.equal(v, sb[key][k]), (key, k)
+    assert sa["opt_g"]["state"][0]["exp_avg"].equal(sb["opt_g"]["state"][0]["exp_avg"])
+
+
+def test_sigkill_then_resume(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "run_analysis.py"), "train", "--model", "spade",
+           "--out", str(run), "--batch-size", "2", "--iters", "2000", "--n-train", "8",
+           "--ckpt-every", "3", "--log-every", "1", *CLI_TINY]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            ckpts = list_checkpoints(run)
+            if ckpts and int(ckpts[0].stem.split("_")[1]) >= 6:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    logged = max(r["step"] for r in read_losses(run))
+    path, state = load_latest(run)          # every remaining checkpoint is complete
+    for p in list_checkpoints(run):
+        torch.load(p, map_location="cpu", weights_only=True)
+    assert state["step"] >= 6 and logged - state["step"] < 3 + 1
+    target = state["step"] + 2
+    rc = main(["train", "--out", str(run), "--resume", "--iters", str(target), "--threads", "1",
+               "--no-progress"])
+    assert rc == 0
+    steps = [r["step"] for r in read_losses(run)]
+    assert steps == list(range(1, target + 1))
+    assert load_latest(run)[1]["step"] == target
+    assert not list((run / "checkpoints").glob(".*tmp*"))
+
+
+def test_torchrun_gloo_then_single_process_resume(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "run_analysis.py"), "train", "--model", "va-oasis", "--out", str(run),
+           "--batch-size", "2", "--iters", "2", "--n-train", "8", "--ckpt-every", "2",
+           "--log-every", "1", "--ema-refresh", "1", *CLI_TINY]
+    out = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads((run / "run.json").read_text())
+    assert info["world_size"] == 2 and info["steps_per_epoch"] == 2  # 8 items / 2 ranks / batch 2
+    _, state = load_latest(run)
+    assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2
+    assert not any(k.startswith("module.") for k in state["generator"])
+    assert main(["train", "--out", str(run), "--resume", "--iters", "3", "--threads", "1",
+                 "--no-progress"]) == 0
+    _, state = load_latest(run)
+    assert state["step"] == 3 and state["world_size"] == 1
+
+
+def test_bad_dataset_is_refused_with_every_problem(tmp_path, capsys):
+    from vasis.data import write_scenes
+
+    root = write_scenes(tmp_path / "data", n_train=4, n_val=1, size=(32, 32))
+    (root / "train" / "images" / "00000.png").write_bytes(b"not a png")
+    (root / "train" / "labels" / "00001.png").unlink()
+    Image.fromarray(np.full((32, 32), 99, np.uint8), "L").save(root / "train" / "labels" / "00002.png")
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "spade", "--dataset", "scenes", "--dataroot", str(root),
+               "--out", str(out), "--size", "32x32", *CLI_TINY])
+    err = capsys.readouterr().err
+    assert rc == 2 and not out.exists()
+    assert "00000.png" in err and "cannot be read" in err
+    assert "00001" in err and "no label map" in err
+    assert "00002.png" in err and "99" in err
+    assert "Nothing was written" in err
+
+
+def test_existing_run_dir_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    rc = main(["train", "--model", "spade", "--out", str(out), "--iters", "1", *CLI_TINY])
+    assert rc == 2 and "--resume" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_missing_vgg_weights_error_names_the_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_cache"))
+    s = tiny("spade", iters=1, recipe={"batch_size": 2, "use_vgg": True})
+    with pytest.raises(FileNotFoundError, match="--no-vgg-loss"):
+        train(s, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import vasis.train.loop as loop
+
+    real = loop.spade_generator_losses
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        losses = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            losses["GAN_Feat"] = losses["GAN_Feat"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(loop, "spade_generator_losses", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as info:
+        train(tiny("clade", iters=6), run, progress=False)
+    msg = str(info.value)
+    assert "step 3" in msg and "GAN_Feat" in msg and "step_00000002.pt" in msg
+    assert [p.name for p in list_checkpoints(run)] == ["step_00000002.pt"]
+    assert load_latest(run)[1]["step"] == 2
+
+
+def test_generate_writes_images_and_labels(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny("va-oasis", iters=1), run, progress=False)
+    out = tmp_path / "gen"
+    assert main(["generate", "--checkpoint", str(run), "--out", str(out), "--samples", "2",
+                 "--limit", "3", "--threads", "1"]) == 0
+    names = sorted(p.name for p in (out / "images").iterdir())
+    assert names == [f"val_{i:05d}_s{k}.png" for i in range(3) for k in range(2)]
+    assert names == sorted(p.name for p in (out / "labels").iterdir())
+    with Image.open(out / "images" / names[0]) as im:
+        assert im.size == (128, 128) and im.mode == "RGB"
+    # the pairs feed the variation tool
+    capsys.readouterr()
+    assert main(["variation", "--images", str(out / "images"), "--labels", str(out / "labels"),
+                 "--dataset", "scenes", "--format", "json"]) == 0
+    assert "one_color" in json.loads(capsys.readouterr().out)
+    # labels from a folder; a checkpoint file works as well as a run folder
+    ckpt = list_checkpoints(run)[0]
+    out2 = tmp_path / "gen2"
+    assert main(["generate", "--checkpoint", str(ckpt), "--labels", str(out / "labels"),
+                 "--out", str(out2), "--threads", "1"]) == 0
+    assert sorted(p.name for p in (out2 / "images").iterdir()) == [f"{n[:-4]}_s0.png" for n in names]
