@@ -3,6 +3,8 @@ its parser and sets ``func`` (called with the parsed args; returns an exit code)
 
 # Order here is the order in ``run_analysis.py --help``.
 COMMAND_MODULES = [
+    "analysis.commands.main",
+    "analysis.commands.probe",
     "vasis.commands.classes",
     "analysis.commands.variation",
     "vasis.commands.complexity",

@@ -1,0 +1,188 @@
+"""``run_analysis.py probe``: per-block feature statistics of one generator on one layout.
+
+The generator is a model preset (untrained, built with ``--seed``; its BatchNorm statistics are
+settled with :func:`analysis.recorder.calibrate` unless ``--bn`` says otherwise) or an official
+checkpoint (``--checkpoint PATH --model M``: :func:`vasis.load_official`, evaluated with its own
+running statistics). ``--padding`` / ``--kernel`` apply model surgery
+(:func:`analysis.surgery.swap_padding`, :func:`analysis.surgery.swap_norm_kernel`).
+Statistics as in :mod:`analysis.recorder` and ``docs/metrics.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import torch
+
+from ..main_job import (calibration_labels, default_classes, fast_cpu, make_layout,
+                        parse_size, record)
+from ..surgery import swap_norm_kernel, swap_padding
+
+LAYOUTS = ("one-class", "two-class")
+
+
+def _one_line_error(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def register(subparsers) -> None:
+    from vasis.presets import DATASETS, MODELS
+
+    p = subparsers.add_parser(
+        "probe", help="per-block feature statistics of a model on a one-/two-class layout",
+        description="Generate a one- or two-class layout --samples times with a model preset "
+                    "(untrained, seeded, BN calibrated on a few label maps) or an official "
+                    "checkpoint, and print per-block statistics (spatial_std, sample_std, "
+                    "class_spatial_std, class_sample_std, fig2_std, fig2_mean, rms; see "
+                    "docs/metrics.md).")
+    p.error = _one_line_error  # one line, exit 2, no usage dump
+    p.add_argument("--model", help=f"model preset: {', '.join(MODELS)} (with --checkpoint: "
+                                   f"the preset the checkpoint is an instance of)")
+    p.add_argument("--checkpoint", help="an official generator checkpoint (vasis.load_official); "
+                                        "needs --model")
+    p.add_argument("--dataset", default="scenes", help=f"dataset preset: {', '.join(DATASETS)} "
+                                                       f"(default scenes)")
+    p.add_argument("--layout", default="one-class", help="one-class (default) or two-class")
+    p.add_argument("--classes", default=None,
+                   help="class names or ids, comma-separated (default: sky; two-class: sky,road, "
+                        "on scenes sky,ground)")
+    p.add_argument("--padding", default=None, help="zero or reflect (default: the model's own)")
+    p.add_argument("--kernel", default=None, help="3 or 1: norm-conv kernel size (default: the "
+                                                  "model's own, 3)")
+    p.add_argument("--samples", default="4", help="generations of the layout (default 4; >= 2 "
+                                                  "for sample_std)")
+    p.add_argument("--size", default=None, help="HxW resolution (default: the dataset preset's)")
+    p.add_argument("--seed", default="0", help="seed of the weights and the noise (default 0)")
+    p.add_argument("--bn", default=None,
+                   help="calibrate (default for presets: settle BN statistics on a copy), eval "
+                        "(running statistics; default for checkpoints) or batch")
+    p.add_argument("--format", default="text", help="text (default) or json")
+    # Test speed: narrower networks.
+    p.add_argument("--ngf", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--hidden", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _int(text, what, lo=None):
+    try:
+        v = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{what} must be an integer, got {text!r}") from None
+    if lo is not None and v < lo:
+        raise ValueError(f"--{what} must be >= {lo}, got {v}")
+    return v
+
+
+def _choice(value, what, choices):
+    if value not in choices:
+        raise ValueError(f"unknown --{what} {value!r}; choose one of {', '.join(map(str, choices))}")
+    return value
+
+
+def build(args):
+    """(generator, description) from the parsed args; raises ValueError / FileNotFoundError."""
+    import os
+
+    import vasis
+    from vasis.presets import DATASETS, MODELS
+
+    if args.model is None:
+        raise ValueError("give --model (a preset name" + (", the architecture of --checkpoint)"
+                                                          if args.checkpoint else ")"))
+    _choice(args.model, "model", list(MODELS))
+    _choice(args.dataset, "dataset", list(DATASETS))
+    size = parse_size(args.size)
+    overrides = {}
+    if size is not None:
+        overrides.update(height=size[0], width=size[1])
+    if args.ngf is not None:
+        overrides["ngf"] = args.ngf
+    if args.hidden is not None:
+        overrides["hidden"] = args.hidden
+    seed = _int(args.seed, "seed")
+    if args.checkpoint:
+        if not os.path.exists(args.checkpoint):
+            raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
+        gen = vasis.load_official(args.checkpoint, args.model, args.dataset, **overrides)
+        source = f"checkpoint {args.checkpoint}"
+    else:
+        torch.manual_seed(seed)
+        gen = vasis.build_generator(args.model, args.dataset, **overrides)
+        source = f"untrained preset (seed {seed})"
+    return gen, source
+
+
+def run(args) -> int:
+    with fast_cpu():
+        return _run(args)
+
+
+def _run(args) -> int:
+    fmt = _choice(args.format, "format", ("text", "json"))
+    layout = _choice(args.layout, "layout", LAYOUTS)
+    padding = None if args.padding is None else _choice(args.padding, "padding", ("zero", "reflect"))
+    kernel = None if args.kernel is None else int(_choice(str(args.kernel), "kernel", ("3", "1")))
+    samples = _int(args.samples, "samples", 1)
+    bn = args.bn or ("eval" if args.checkpoint else "calibrate")
+    _choice(bn, "bn", ("calibrate", "eval", "batch"))
+    gen, source = build(args)
+    classes = (tuple(c.strip() for c in args.classes.split(",") if c.strip())
+               if args.classes else default_classes(args.dataset, layout))
+    classes = tuple(int(c) if c.isdigit() else c for c in classes)
+    try:
+        labels = make_layout(layout, classes, args.dataset, gen)
+    except ValueError as err:
+        msg = str(err)
+        if "position" in msg and "pixel" in msg:
+            msg = (f"layout {layout} does not fit the {gen.cfg.height}x{gen.cfg.width} "
+                   f"resolution: {msg}")
+        raise ValueError(msg) from None
+    if bn == "calibrate":
+        from ..recorder import calibrate
+
+        gen = calibrate(gen, calibration_labels(args.dataset, (gen.cfg.height, gen.cfg.width),
+                                                4, _int(args.seed, "seed")), steps=2)
+    if padding is not None:
+        gen = swap_padding(gen, padding)
+    if kernel is not None and kernel != gen.cfg.norm.kernel_size:
+        gen = swap_norm_kernel(gen, kernel)
+    model = args.model
+    rec = record(gen, labels, samples, _int(args.seed, "seed"),
+                 bn="batch" if bn == "batch" else "eval")
+    df = rec.stats
+    meta = dict(model=model, dataset=args.dataset, layout=layout, padding=gen.cfg.padding,
+                kernel=gen.cfg.norm.kernel_size, samples=samples)
+    for col, val in reversed(list(meta.items())):
+        df.insert(0, col, val)
+    if fmt == "json":
+        records = []
+        for r in df.to_dict("records"):
+            records.append({k: _clean(v) for k, v in r.items()})
+        print(json.dumps(records))
+        return 0
+    names = ", ".join(str(c) for c in classes)
+    print(f"# probe {model} ({source}) on {args.dataset} {gen.cfg.height}x{gen.cfg.width}: "
+          f"{layout} [{names}], padding {meta['padding']}, norm kernel {meta['kernel']}, "
+          f"{samples} samples, BN {bn}")
+    base = df[df["class"].isna()]
+    table = base.pivot_table(index="block", columns="statistic", values="value", sort=False)
+    cols = [c for c in ("spatial_std", "sample_std", "fig2_std", "rms") if c in table.columns]
+    print(f"{'block':14s}" + "".join(f"{c:>13s}" for c in cols) + f"{'spatial/rms':>13s}")
+    for block, row in table.iterrows():
+        rel = row["spatial_std"] / row["rms"] if row["rms"] > 0 else float("nan")
+        print(f"{block:14s}" + "".join(f"{row[c]:13.4g}" for c in cols) + f"{rel:13.4g}")
+    return 0
+
+
+def _clean(v):
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    if hasattr(v, "item"):
+        v = v.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+    return v

@@ -1,0 +1,42 @@
+"""The main analysis job at a reduced setting (``--quick``: three models at tiny widths)."""
+import pandas as pd
+
+from vasis.cli import main
+
+
+def test_quick_main_job(tmp_path, capsys):
+    out, figs = tmp_path / "out", tmp_path / "figs"
+    rc = main(["main", "--quick", "--no-progress", "--out", str(out), "--figures", str(figs)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert str(out / "report.md") in printed and str(figs) in printed
+    report = (out / "report.md").read_text()
+    for name in ("fig2_block_std.png", "block_sample_std.png", "layouts.png",
+                 "generated_images.png", "boundary_profiles.png"):
+        assert (figs / name).stat().st_size > 1000
+        assert name in report
+    assert "untrained" in report and "docs/metrics.md" in report
+    for name in ("block_stats.csv", "block_summary.csv", "profiles.csv", "variation.csv",
+                 "kernel_effect.csv", "claims.csv"):
+        assert (out / name).is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+    claims = pd.read_csv(out / "claims.csv")
+    assert claims.holds.all(), claims
+    assert set(claims.model) == {"spade", "clade", "va-clade"}
+    s = pd.read_csv(out / "block_summary.csv")
+    one = s[s.layout == "one-class"]
+    # reflect + one class: every block of the baselines is flat; zero padding is not
+    base = one[one.model.isin(["spade", "clade"])]
+    assert (base[base.padding == "reflect"].rel_spatial < 1e-5).all()
+    assert (base[base.padding == "zero"].rel_spatial > 1e-3).all()
+    # the VA model varies in every residual block, any setting, across space and samples
+    va = one[(one.model == "va-clade") & (one.block != "fc")]
+    assert (va.rel_spatial > 1e-3).all() and (va.rel_sample > 1e-3).all()
+    # zero padding: at fc all the variation sits within 1 px of the edge (interior flat)
+    p = pd.read_csv(out / "profiles.csv")
+    fc = p[(p.block == "fc") & (p.layout == "one-class") & (p.padding == "zero") & (p.d_high == 2)]
+    assert (fc.cum_variance_fraction > 0.999).all() and (fc.cum_area_fraction < 0.8).all()
+    stats = pd.read_csv(out / "block_stats.csv")
+    assert {"model", "dataset", "layout", "padding", "kernel", "samples", "block", "kind",
+            "statistic", "class", "class_name", "channel", "value"} <= set(stats.columns)
