@@ -1,0 +1,147 @@
+"""FID: Frechet distance vs pytorch-fid, the FID Inception network's key layout, the stats cache."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import vasis
+from vasis.data import SceneDataset
+from vasis.metrics import fid as F
+
+
+def reference_frechet(mu1, s1, mu2, s2):
+    """pytorch-fid 0.3.0's calculate_frechet_distance; where scipy >= 1.18 rejects its
+    ``sqrtm(..., disp=False)``, the same sqrtm path without ``disp``."""
+    try:
+        from pytorch_fid.fid_score import calculate_frechet_distance
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(calculate_frechet_distance(mu1, s1, mu2, s2))
+    except (ImportError, TypeError):
+        from scipy import linalg
+        covmean = linalg.sqrtm(s1.dot(s2))
+        if not np.isfinite(covmean).all():
+            off = np.eye(s1.shape[0]) * 1e-6
+            covmean = linalg.sqrtm((s1 + off).dot(s2 + off))
+        covmean = covmean.real
+        d = mu1 - mu2
+        return float(d.dot(d) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def _stats(rng, n, d, shift=0.0):
+    mix = rng.standard_normal((d, d)) / np.sqrt(d)
+    x = np.abs(rng.standard_normal((n, d)) @ mix) + shift
+    return x.mean(0), np.cov(x, rowvar=False)
+
+
+@pytest.mark.parametrize("d,n1,n2", [(64, 500, 400), (256, 1000, 800), (128, 60, 500), (128, 60, 40)])
+def test_frechet_matches_pytorch_fid(d, n1, n2):
+    rng = np.random.default_rng(d + n1 + n2)
+    m1, s1 = _stats(rng, n1, d)
+    m2, s2 = _stats(rng, n2, d, 0.05)
+    ours, ref = vasis.frechet_distance(m1, s1, m2, s2), reference_frechet(m1, s1, m2, s2)
+    assert isinstance(ours, float)
+    assert abs(ours - ref) / abs(ref) < 1e-6, (ours, ref)
+
+
+def test_frechet_closed_form_diagonal():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, 2, 50), rng.uniform(0, 2, 50)
+    a[:5] = 0.0  # rank-deficient
+    mu1, mu2 = rng.standard_normal(50), rng.standard_normal(50)
+    expect = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = F.frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
+    assert got == pytest.approx(expect, rel=1e-9, abs=1e-9)
+    assert F.frechet_distance(mu1, np.diag(b), mu1, np.diag(b)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        F.frechet_distance(mu1, np.diag(a), mu2[:10], np.diag(b))
+
+
+# ---------------------------------------------------------------- the Inception network
+
+def _published_layout_state(seed=0):
+    """Random weights in the published file's layout: torchvision's Inception3 with 1008
+    classes and no aux head (what pytorch-fid patches; its blocks keep torchvision's names)."""
+    import torchvision
+    torch.manual_seed(seed)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
+                                          init_weights=False)
+    state = net.state_dict()
+    for k, v in state.items():
+        if k.endswith("running_var"):
+            state[k] = torch.rand_like(v) + 0.5
+        elif k.endswith("running_mean"):
+            state[k] = torch.randn_like(v) * 0.1
+    return state
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fidw") / F.FID_WEIGHTS_NAME
+    torch.save(_published_layout_state(), path)
+    return path
+
+
+def test_inception_loads_published_layout_strictly(weights_file):
+    net = F.load_fid_inception(weights_file)
+    assert net.weights_sha256 == F.file_sha256(weights_file)
+    assert not net.training
+    net.resize_input = False  # speed: the network is fully convolutional above 75 px
+    out = net(torch.rand(2, 3, 80, 80))
+    assert out.shape == (2, F.FID_DIMS) and torch.isfinite(out).all()
+    assert net.preprocess(torch.rand(1, 3, 40, 60)).shape[-2:] == (40, 60)
+    net.resize_input = True
+    x = net.preprocess(torch.ones(1, 3, 40, 60))
+    assert x.shape == (1, 3, 299, 299) and torch.allclose(x, torch.ones_like(x))
+
+
+def test_inception_matches_pytorch_fid(weights_file, monkeypatch):
+    pi = pytest.importorskip("pytorch_fid.inception")
+    state = torch.load(weights_file, weights_only=True)
+    monkeypatch.setattr(pi, "load_state_dict_from_url", lambda *a, **k: state)
+    ref = pi.InceptionV3([3], resize_input=False).eval()
+    ours = F.load_fid_inception(weights_file)
+    ours.resize_input = False
+    x = torch.rand(2, 3, 83, 90)
+    with torch.no_grad():
+        a, b = ours(x), ref(x)[0].flatten(1)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_missing_weights_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert F.default_weights_path() == tmp_path / "hub" / "checkpoints" / F.FID_WEIGHTS_NAME
+    with pytest.raises(FileNotFoundError) as e:
+        F.load_fid_inception()
+    msg = str(e.value)
+    assert F.FID_WEIGHTS_URL in msg and str(F.default_weights_path()) in msg
+    with pytest.raises(FileNotFoundError, match="releases/download/fid_weights"):
+        F.load_fid_inception(tmp_path / "nowhere.pth")
+
+
+def test_reference_statistics_cached(weights_file, tmp_path, monkeypatch):
+    net = F.load_fid_inception(weights_file)
+    net.resize_input = False
+    calls = []
+    real = F.inception_activations
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(F, "inception_activations", spy)
+    ds = SceneDataset(3, size=(80, 80), split="val")
+    mu, sigma = F.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path, batch_size=2)
+    assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and len(calls) == 1
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1 and "val-80x80" in files[0].name
+    assert not list(tmp_path.glob("*.tmp"))
+    mu2, sigma2 = F.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path)
+    assert len(calls) == 1 and np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
+    # a generated set equal to the real images scores ~0 against the cached statistics
+    imgs = torch.stack([ds[i]["image"] for i in range(3)])
+    assert F.fid_score(imgs, (mu, sigma), model=net) == pytest.approx(0.0, abs=1e-3)
+    # another resolution is another key
+    F.reference_statistics(ds, "val", (76, 76), model=net, cache_dir=tmp_path)
+    assert len(calls) == 3 and len(list(tmp_path.glob("*.npz"))) == 2
