@@ -10,7 +10,10 @@ sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("VASIS_SHARED", ROOT.parent / "shared"))
 COCO_SAMPLE = SHARED / "data" / "coco_stuff_sample"
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread with denormals flushed: untrained nets decay to denormal floats that x86 computes
+# up to 50x slower, and the flag is per thread (see analysis.main_job.fast_cpu).
+torch.set_num_threads(1)
+torch.set_flush_denormal(True)
 
 # Tiny widths keep every test on a 2-core CPU; the architecture is otherwise the preset's.
 TINY = {"ngf": 4, "hidden": 8}
