@@ -10,4 +10,5 @@ COMMAND_MODULES = [
     "vasis.commands.complexity",
     "vasis.commands.train",
     "vasis.commands.generate",
+    "experiments.cli",
 ]

@@ -1,0 +1,90 @@
+"""``run_analysis.py experiment NAME``: run one of the paper's tables / figures.
+
+Writes ``OUT/<NAME>.csv`` (the finished cells), ``OUT/<NAME>.md`` and the figures into ``--out``
+(default ``outputs/experiments``); ``OUT/results.json`` keeps every finished cell, so a rerun
+(or a run after an interruption) computes only what is missing. Without ``--checkpoint`` the
+models are trained briefly on the built-in scenes data into ``OUT/runs`` (reused next time).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import time
+
+from . import EXPERIMENTS
+
+EPILOG = """\
+--checkpoint MODEL=PATH (repeatable): MODEL is a row key of the experiment - a preset
+(spade, clade, clade-icpe, oasis, va-spade, va-clade, va-oasis) or, for table4 / table5, a variant
+'va-spade:noise', 'va-clade:plus', ... PATH is a suite training run (folder or
+checkpoints/step_*.pt) or an official generator checkpoint (latest_net_G.pth, *_G.pth,
+*_EMA.pth), loaded with vasis.load_official on --dataset. Rows without a checkpoint are
+trained briefly on --dataset (default: the built-in scenes) into --runs.
+
+FID needs pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth in the torch hub
+checkpoints folder, or --fid-weights); without them the FID cells read
+'n/a (weights missing: <path>)' and everything else is computed.
+"""
+
+
+def register(subparsers) -> None:
+    import argparse
+    p = subparsers.add_parser(
+        "experiment", help="run a table / figure of the paper (table1, fig1_fig3, fig2, table3, "
+                           "table4, table5)",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("name", choices=EXPERIMENTS)
+    p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH",
+                   help="a generator for row MODEL (repeatable; see below)")
+    p.add_argument("--dataset", default="scenes", help="evaluation / training data (default scenes)")
+    p.add_argument("--dataroot", default=None, help="folder of --dataset (not for scenes)")
+    p.add_argument("--out", default="outputs/experiments", help="output folder")
+    p.add_argument("--runs", default=None, help="folder of the short training runs and the "
+                                                 "scenes segmenter (default OUT/runs)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny models, 1 training iteration, 4 evaluation maps, fewer models (tests)")
+    p.add_argument("--models", default=None, help="comma-separated row keys to run (default all)")
+    p.add_argument("--paper-dataset", nargs="+", default=None,
+                   choices=("cityscapes", "ade20k", "coco-stuff"),
+                   help="dataset(s) whose resolution params / GMac are counted at (table3: all "
+                        "three; table4/5: cityscapes)")
+    p.add_argument("--fid-weights", default=None, help="pt_inception-2015-12-05 weights file")
+    p.add_argument("--segmenter", default=None,
+                   help="TorchScript segmenter for mIoU / Acc (default for scenes: the suite's "
+                        "scene segmenter, trained once into --runs)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args) -> int:
+    from .common import context_from_args, fast_cpu
+    try:
+        ctx = context_from_args(args)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
+    module = importlib.import_module(f"experiments.{args.name}")
+    start = time.perf_counter()
+    try:
+        with fast_cpu():
+            paths = module.run(ctx, args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}")
+        return 2
+    seconds = time.perf_counter() - start
+    if args.format == "json":
+        print(json.dumps({"experiment": args.name, "seconds": round(seconds, 2),
+                          "computed": ctx.store.computed,
+                          "outputs": {k: str(v) for k, v in paths.items()}}))
+    else:
+        print(paths["markdown"].read_text(encoding="utf-8"))
+        print(f"{args.name}: {ctx.store.computed} cell group(s) computed in {seconds:.1f} s; "
+              + ", ".join(str(v) for v in paths.values()))
+    return 0

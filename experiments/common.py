@@ -1,0 +1,509 @@
+"""Shared core of the experiment runners: result store, models, metrics, tables, figures.
+
+* :class:`ResultStore` - ``OUT/results.json``: every finished cell, keyed by
+  (experiment, model, setting, metric), rewritten atomically after each computed group of cells,
+  so an interrupted run recomputes only the cells that are missing.
+* :class:`Context` - what a runner needs: the generators (``--checkpoint MODEL=PATH``, or a short
+  suite training run on the built-in scenes data in ``RUNS/``, reused when present), the
+  evaluation label maps, the scenes segmenter (trained once, cached in ``RUNS/``), the FID
+  Inception (or the reason it is missing), and :meth:`Context.quality` (FID-t, FID-v, mIoU, Acc,
+  intra-class variation of one generator).
+* :func:`write_table` - ``OUT/<name>.csv`` (tidy cells) and ``OUT/<name>.md`` (a wide table).
+* :func:`image_grid` / :func:`save_figure` - figure helpers.
+
+``MODEL=PATH``: ``MODEL`` is the row key the runner prints (a preset such as ``spade`` or
+``va-oasis``; for the Table 4/5 variants ``va-spade:noise``, ``va-clade:plus``, ...). ``PATH`` is
+a suite training run (its folder or a ``checkpoints/step_*.pt`` file; read with
+:func:`vasis.train.load_generator`) or an official generator checkpoint (``latest_net_G.pth``,
+``*_G.pth``, ``*_EMA.pth``; read with :func:`vasis.load_official` as the preset before the
+``:`` with the row's switches, on ``--dataset``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analysis.main_job import atomic_savefig, atomic_write_text
+
+NA_FID = "n/a (weights missing: {path})"
+MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
+
+
+# ------------------------------------------------------------------------------ result store
+class ResultStore:
+    """Finished cells of all experiments in one JSON file (``OUT/results.json``).
+
+    ``compute(experiment, model, setting, metrics, fn)`` returns the stored values and calls
+    ``fn()`` (which returns ``{metric: value}``) only when one of ``metrics`` is missing; only the
+    missing cells are then stored. ``computed`` counts the calls of ``fn``.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.cells: dict[tuple[str, str, str, str], object] = {}
+        self.computed = 0
+        if self.path.is_file():
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            for c in data.get("cells", []):
+                self.cells[(c["experiment"], c["model"], c["setting"], c["metric"])] = c["value"]
+
+    def has(self, *key) -> bool:
+        return tuple(key) in self.cells
+
+    def get(self, *key):
+        return self.cells[tuple(key)]
+
+    def _save(self) -> None:
+        cells = [dict(experiment=k[0], model=k[1], setting=k[2], metric=k[3], value=v)
+                 for k, v in self.cells.items()]
+        atomic_write_text(self.path, json.dumps({"cells": cells}, indent=1))
+
+    def put(self, experiment, model, setting, metric, value) -> None:
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        self.cells[(experiment, model, setting, metric)] = value
+        self._save()
+
+    def compute(self, experiment: str, model: str, setting: str, metrics: Iterable[str] | None,
+                fn: Callable[[], dict]) -> dict:
+        """``metrics=None``: whatever ``fn`` returns (their names are kept in a marker cell)."""
+        if metrics is None:
+            marker = (experiment, model, setting, MARKER)
+            if marker in self.cells:
+                metrics = [m for m in str(self.cells[marker]).split("\x1f") if m]
+                if all(self.has(experiment, model, setting, m) for m in metrics):
+                    return {m: self.get(experiment, model, setting, m) for m in metrics}
+            self.computed += 1
+            values = fn()
+            for m, v in values.items():
+                self.cells[(experiment, model, setting, m)] = _plain(v)
+            self.cells[marker] = "\x1f".join(values)
+            self._save()
+            return {m: self.get(experiment, model, setting, m) for m in values}
+        metrics = list(metrics)
+        missing = [m for m in metrics if not self.has(experiment, model, setting, m)]
+        if missing:
+            self.computed += 1
+            values = fn()
+            for m in missing:
+                self.cells[(experiment, model, setting, m)] = _plain(values[m])
+            self._save()
+        return {m: self.get(experiment, model, setting, m) for m in metrics}
+
+    def frame(self, experiment: str) -> pd.DataFrame:
+        rows = [dict(experiment=k[0], model=k[1], setting=k[2], metric=k[3], value=v)
+                for k, v in self.cells.items() if k[0] == experiment and k[3] != MARKER]
+        return pd.DataFrame(rows, columns=["experiment", "model", "setting", "metric", "value"])
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+# ------------------------------------------------------------------------------ scales
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of the CPU runs: training, evaluation and segmenter."""
+
+    size: tuple[int, int] = (64, 64)
+    generator: dict = field(default_factory=lambda: {"ngf": 8, "hidden": 16})
+    discriminator: dict = field(default_factory=lambda: {"ndf": 8, "num_d": 1})
+    iters: int = 30
+    batch_size: int = 4
+    n_train: int = 64
+    eval_images: int = 16
+    samples: int = 2              # samples per layout for figures / diversity
+    seg_steps: int = 200
+    seg_images: int = 200
+
+
+DEFAULT = Scale()
+QUICK = Scale(generator={"ngf": 4, "hidden": 8},
+              discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
+              iters=1, batch_size=2, n_train=4, eval_images=4, samples=2, seg_steps=20,
+              seg_images=16)
+
+
+# ------------------------------------------------------------------------------ helpers
+def parse_checkpoints(items: Iterable[str] | None) -> dict[str, str]:
+    """``['spade=runs/spade', ...]`` -> ``{'spade': 'runs/spade'}``."""
+    out = {}
+    for item in items or ():
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise ValueError(f"--checkpoint takes MODEL=PATH, got {item!r}")
+        out[key.strip()] = path.strip()
+    return out
+
+
+def _slug(model: str, overrides: dict) -> str:
+    if not overrides:
+        return model
+    text = json.dumps(overrides, sort_keys=True, default=list)
+    return f"{model}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def is_suite_checkpoint(path) -> bool:
+    p = Path(path)
+    if p.is_dir():
+        return True
+    obj = torch.load(p, map_location="cpu", weights_only=False)
+    return isinstance(obj, dict) and "run" in obj and "generator" in obj
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "nan"
+    return f"{v:.{digits}f}"
+
+
+# ------------------------------------------------------------------------------ the context
+class Context:
+    """Models, data and metrics of one runner invocation (see the module docstring)."""
+
+    def __init__(self, out, *, dataset: str = "scenes", dataroot=None, checkpoints=None,
+                 quick: bool = False, runs=None, fid_weights=None, segmenter=None,
+                 device: str = "cpu", seed: int = 0, log: Callable[[str], None] | None = print):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.runs = Path(runs) if runs is not None else self.out / "runs"
+        self.dataset = dataset
+        self.dataroot = dataroot
+        self.checkpoints = dict(checkpoints or {})
+        self.quick = quick
+        self.scale = QUICK if quick else DEFAULT
+        self.fid_weights = fid_weights
+        self.segmenter_spec = segmenter
+        self.device = device
+        self.seed = seed
+        self.log = log or (lambda s: None)
+        self.store = ResultStore(self.out / "results.json")
+        self._gens: dict = {}
+        self._labels: dict = {}
+        self._seg = None
+        self._fid = None
+
+    # -------------------------------------------------------------------- generators
+    def train_size(self) -> tuple[int, int]:
+        if self.dataset == "scenes":
+            return self.scale.size
+        from vasis.presets import DATASETS
+        from vasis.data.folders import canonical_name
+        p = DATASETS[canonical_name(self.dataset)]
+        h = self.scale.size[0]
+        return (h, int(round(h * p.width / p.height)))
+
+    def generator(self, key: str, model: str | None = None, overrides: dict | None = None):
+        """The generator of row ``key`` (preset ``model`` with ``overrides``), in eval mode."""
+        if key in self._gens:
+            return self._gens[key]
+        model = model or key.split(":")[0]
+        overrides = dict(overrides or {})
+        path = self.checkpoints.get(key)
+        if path is not None:
+            if is_suite_checkpoint(path):
+                from vasis.train import generate as G
+                gen = G.load_generator(path, self.device)[0]
+                self.log(f"[{key}] suite checkpoint {path}")
+            else:
+                import vasis
+                gen = vasis.load_official(path, model, self.dataset, **overrides).to(self.device)
+                self.log(f"[{key}] official checkpoint {path}")
+        else:
+            gen = self._train(model, overrides)
+        gen.eval()
+        self._gens[key] = gen
+        return gen
+
+    def _train(self, model: str, overrides: dict):
+        from vasis.train import RunSettings, list_checkpoints, train
+        from vasis.train.generate import load_generator
+        s = self.scale
+        settings = RunSettings(
+            model, self.dataset, dataroot=self.dataroot, size=self.train_size(),
+            generator={**s.generator, **overrides}, discriminator=dict(s.discriminator),
+            recipe={"batch_size": s.batch_size, "use_vgg": False, "ema_refresh_batches": 1},
+            n_train=s.n_train if self.dataset == "scenes" else None, iters=s.iters,
+            seed=self.seed, log_every=max(1, s.iters), sample_every=0, ckpt_every=s.iters,
+            keep=1, tensorboard=False)
+        tag = "quick" if self.quick else "cpu"
+        run_dir = self.runs / f"{self.dataset}-{tag}" / _slug(model, overrides)
+        done = False
+        if list_checkpoints(run_dir):
+            try:
+                from vasis.train import load_latest
+                done = load_latest(run_dir)[1]["step"] >= s.iters
+            except Exception:  # noqa: BLE001 - a broken run is retrained below
+                done = False
+        if not done:
+            t = time.perf_counter()
+            if run_dir.exists() and list_checkpoints(run_dir):
+                train(None, run_dir, resume=True, updates={"iters": s.iters}, progress=False)
+            else:
+                if run_dir.exists():
+                    import shutil
+                    shutil.rmtree(run_dir)
+                train(settings, run_dir, progress=False, device=self.device)
+            self.log(f"[{model}{' ' + str(overrides) if overrides else ''}] trained {s.iters} "
+                     f"iterations in {time.perf_counter() - t:.1f} s -> {run_dir}")
+        return load_generator(run_dir, self.device)[0]
+
+    # -------------------------------------------------------------------- data
+    def eval_data(self, size: tuple[int, int]):
+        """(labels (N,H,W) int64, instance or None) of the first validation label maps."""
+        size = tuple(int(v) for v in size)
+        if size not in self._labels:
+            from vasis.data import build_dataset
+            n = self.scale.eval_images
+            ds = build_dataset(self.dataset, self.dataroot, "val", size, train=False,
+                               n=n if self.dataroot is None else None)
+            items = [ds[i] for i in range(min(n, len(ds)))]
+            labels = torch.stack([it["label"] for it in items])
+            inst = None
+            if all(it.get("instance") is not None for it in items):
+                inst = torch.stack([it["instance"] for it in items])
+            self._labels[size] = (labels, inst)
+        return self._labels[size]
+
+    @torch.no_grad()
+    def generate(self, gen, labels: torch.Tensor, instance=None, seed: int = 0,
+                 batch_size: int = 8) -> torch.Tensor:
+        """Images (N, 3, H, W) in [-1, 1] of ``labels``, seeded."""
+        from vasis.inputs import encode_labels
+        from vasis.labels import label_space
+        cfg = gen.cfg
+        space = label_space(cfg.dataset)
+        oasis = cfg.arch == "oasis"
+        out = []
+        for start in range(0, len(labels), batch_size):
+            lab = labels[start:start + batch_size]
+            inst = instance[start:start + batch_size] if instance is not None else None
+            if oasis or not space.instance:
+                inst = None
+            x = encode_labels(lab, space, inst, with_instance=False if oasis else None)
+            torch.manual_seed(seed * 100003 + start)
+            out.append(gen(x.to(self.device)).clamp(-1, 1).float().cpu())
+        return torch.cat(out)
+
+    # -------------------------------------------------------------------- metrics
+    def fid_model(self):
+        """The FID Inception, or a string saying why it is not available."""
+        if self._fid is None:
+            from vasis.metrics import default_weights_path, load_fid_inception
+            try:
+                self._fid = load_fid_inception(self.fid_weights, self.device)
+            except FileNotFoundError:
+                path = self.fid_weights or default_weights_path()
+                self._fid = NA_FID.format(path=path)
+        return self._fid
+
+    def segmenter(self):
+        """A segmenter for ``self.dataset``, or a string saying why there is none."""
+        if self._seg is not None:
+            return self._seg
+        from vasis.metrics import load_segmenter
+        if self.segmenter_spec:
+            self._seg = load_segmenter(self.segmenter_spec, device=self.device)
+        elif self.dataset != "scenes":
+            self._seg = (f"n/a (no segmenter for {self.dataset}: pass --segmenter, "
+                         f"see docs/evaluation.md)")
+        else:
+            from vasis.metrics import TinySceneSegmenter, train_scene_segmenter
+            s = self.scale
+            path = self.runs / f"segmenter-{s.size[0]}x{s.size[1]}-{s.seg_steps}.pt"
+            net = TinySceneSegmenter()
+            if path.is_file():
+                net.load_state_dict(torch.load(path, map_location="cpu"))
+                net.eval()
+            else:
+                t = time.perf_counter()
+                net = train_scene_segmenter(n_images=s.seg_images, size=s.size,
+                                            steps=s.seg_steps, seed=self.seed)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                torch.save(net.state_dict(), tmp)
+                tmp.replace(path)
+                self.log(f"scenes segmenter: {s.seg_steps} steps in "
+                         f"{time.perf_counter() - t:.1f} s -> {path}")
+            self._seg = load_segmenter(net.to(self.device), device=self.device)
+        return self._seg
+
+    def quality(self, gen, metrics: Iterable[str]) -> dict:
+        """``metrics`` of ``gen`` on the validation label maps: any of FID-t, FID-v, mIoU, Acc,
+        ICV-one (mean per-image per-class colour std, 0..255) and ICV-all (pooled)."""
+        metrics = list(metrics)
+        size = (gen.cfg.height, gen.cfg.width)
+        labels, inst = self.eval_data(size)
+        fake = self.generate(gen, labels, inst, seed=self.seed)
+        out = {}
+        if {"FID-t", "FID-v"} & set(metrics):
+            net = self.fid_model()
+            for m, split in (("FID-t", "train"), ("FID-v", "val")):
+                if m not in metrics:
+                    continue
+                if isinstance(net, str):
+                    out[m] = net
+                    continue
+                from vasis.metrics import fid_t, fid_v
+                fn = fid_t if split == "train" else fid_v
+                kw = {"dataroot": self.dataroot} if self.dataroot else {}
+                out[m] = float(fn(fake, self.dataset, model=net, device=self.device, **kw))
+        if {"mIoU", "Acc"} & set(metrics):
+            seg = self.segmenter()
+            if isinstance(seg, str):
+                out.update({"mIoU": seg, "Acc": seg})
+            else:
+                from vasis.labels import label_space
+                from vasis.metrics import evaluate_segmentation
+                space = label_space(gen.cfg.dataset)
+                r = evaluate_segmentation(seg, fake, labels, num_classes=space.label_nc)
+                out["mIoU"] = 100.0 * float(r["miou"])
+                out["Acc"] = 100.0 * float(r["pixel_accuracy"])
+        if {"ICV-one", "ICV-all"} & set(metrics):
+            from analysis.metrics import intra_class_variation
+            imgs = ((fake + 1) * 127.5).permute(0, 2, 3, 1).double().numpy()
+            r = intra_class_variation(list(imgs), list(labels.numpy()))
+            out["ICV-one"] = float(r.one_color)
+            out["ICV-all"] = float(r.all_color)
+        return {m: out[m] for m in metrics}
+
+    def complexity(self, model: str, dataset: str, overrides: dict | None = None) -> dict:
+        """Generator / discriminator params (M) and GMac at ``dataset``'s preset resolution
+        (meta device)."""
+        from vasis.complexity import complexity
+        r = complexity(model, dataset, **(overrides or {}))
+        return {"G params (M)": r["generator_params"] / 1e6,
+                "G GMac": r["generator_macs"] / 1e9,
+                "D params (M)": r["discriminator_params"] / 1e6,
+                "D GMac": r["discriminator_macs"] / 1e9}
+
+
+# ------------------------------------------------------------------------------ tables
+def markdown_table(df: pd.DataFrame, digits: int = 2) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(fmt(row[c], digits) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def wide(store: ResultStore, experiment: str, rows: list[tuple[str, str]], metrics: list[str],
+         labels: dict | None = None) -> pd.DataFrame:
+    """One row per (model, setting) of ``rows``, one column per metric, from the store."""
+    out = []
+    for model, setting in rows:
+        r = {"model": (labels or {}).get((model, setting), model), "setting": setting}
+        for m in metrics:
+            r[m] = store.get(experiment, model, setting, m) if store.has(experiment, model, setting, m) else None
+        out.append(r)
+    return pd.DataFrame(out)
+
+
+def write_table(ctx: Context, name: str, table: pd.DataFrame, title: str, notes: str = "",
+                digits: int = 2) -> dict:
+    """``OUT/<name>.csv`` (the store's cells of ``name``) and ``OUT/<name>.md``."""
+    csv = ctx.out / f"{name}.csv"
+    atomic_write_text(csv, ctx.store.frame(name).to_csv(index=False))
+    md = ctx.out / f"{name}.md"
+    text = f"# {title}\n\n" + markdown_table(table, digits)
+    if notes:
+        text += "\n" + notes.strip() + "\n"
+    atomic_write_text(md, text)
+    return {"csv": csv, "markdown": md}
+
+
+# ------------------------------------------------------------------------------ figures
+def to_rgb(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) in [0, 1]."""
+    return ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def colorize(labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    from vasis.train.monitor import label_colors
+    return to_rgb(label_colors(labels, num_classes))
+
+
+def image_grid(cells: list[list[np.ndarray]], row_names: list[str], col_names: list[str],
+               title: str | None = None, cell: float = 1.4):
+    """A matplotlib figure of ``cells[r][c]`` (H, W, 3) images."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    nr, nc = len(cells), len(cells[0])
+    h, w = cells[0][0].shape[:2]
+    fig, axes = plt.subplots(nr, nc, figsize=(cell * nc * w / h + 0.6, cell * nr + 0.4),
+                             squeeze=False)
+    for r in range(nr):
+        for c in range(nc):
+            ax = axes[r, c]
+            ax.imshow(np.clip(cells[r][c], 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_names[c], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(row_names[r], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path, colors: int | None = None) -> Path:
+    import matplotlib.pyplot as plt
+    atomic_savefig(fig, path, dpi=100, colors=colors)
+    plt.close(fig)
+    return Path(path)
+
+
+def fast_cpu():
+    """One torch thread with denormals flushed (see :func:`analysis.main_job.fast_cpu`)."""
+    from analysis.main_job import fast_cpu as _fast
+    return _fast()
+
+
+def context_from_args(args) -> Context:
+    return Context(args.out, dataset=args.dataset, dataroot=args.dataroot,
+                   checkpoints=parse_checkpoints(args.checkpoint), quick=args.quick,
+                   runs=args.runs, fid_weights=args.fid_weights, segmenter=args.segmenter,
+                   device=args.device, seed=args.seed,
+                   log=None if getattr(args, "quiet", False) else print)
+
+
+def select(rows: list, wanted: str | None, key=lambda r: r) -> list:
+    """Rows whose key is in the comma-separated ``wanted`` (all when None)."""
+    if not wanted:
+        return rows
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    known = [key(r) for r in rows]
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown model(s) {bad}; choose from {known}")
+    return [r for r in rows if key(r) in names]

@@ -1,0 +1,156 @@
+"""The experiment runners (``run_analysis.py experiment NAME --quick``): outputs, resumability,
+FID cells without the Inception weights, parameter counts of the Table 4/5 variants."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+import experiments.common as common
+from vasis.cli import build_parser
+from vasis.train import RunSettings, train
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One runs folder for the module (tiny runs and the segmenter are trained once) and one
+    tiny SPADE training run given to the runners as ``--checkpoint spade=RUN``."""
+    root = tmp_path_factory.mktemp("experiments")
+    run = root / "spade-run"
+    s = common.QUICK
+    train(RunSettings("spade", "scenes", size=s.size, generator=dict(s.generator),
+                      discriminator=dict(s.discriminator),
+                      recipe={"batch_size": 2, "use_vgg": False}, n_train=4, iters=1,
+                      log_every=1, sample_every=0, ckpt_every=1, tensorboard=False),
+          run, progress=False)
+    return {"runs": root / "runs", "spade": run, "missing": root / "no" / "pt_inception.pth"}
+
+
+def run_experiment(name, out, shared, *extra):
+    argv = ["experiment", name, "--quick", "--out", str(out), "--runs", str(shared["runs"]),
+            "--fid-weights", str(shared["missing"]), "--quiet", "--format", "json", *extra]
+    args = build_parser().parse_args(argv)
+    import io
+    from contextlib import redirect_stdout
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = args.func(args)
+    assert rc == 0, buf.getvalue()
+    return json.loads(buf.getvalue().strip().splitlines()[-1])
+
+
+def cells(out, name) -> pd.DataFrame:
+    return pd.read_csv(out / f"{name}.csv")
+
+
+def test_table1_surgery_on_a_given_checkpoint(tmp_path, shared):
+    r = run_experiment("table1", tmp_path, shared, "--checkpoint", f"spade={shared['spade']}")
+    df = cells(tmp_path, "table1")
+    assert set(df.model) == {"spade"}  # quick: SPADE only
+    assert set(df.setting) == {"original", "reflect", "conv-k1"}
+    fid = df[df.metric == "FID-t"].value
+    assert len(fid) == 3 and all(v == f"n/a (weights missing: {shared['missing']})" for v in fid)
+    miou = df[df.metric == "mIoU"].value.astype(float)
+    assert ((miou >= 0) & (miou <= 100)).all()
+    md = (tmp_path / "table1.md").read_text()
+    assert "| spade | reflect |" in md and "n/a (weights missing" in md
+    assert r["computed"] == 3
+    # The given run was used, not a new training run.
+    assert not (shared["runs"] / "scenes-quick" / "spade").exists()
+
+
+@pytest.mark.parametrize("name,figures", [("fig1_fig3", ["fig1.png", "fig3.png"]),
+                                          ("fig2", ["fig2.png"]), ("table3", [])])
+def test_runner_writes_csv_markdown_figures(tmp_path, shared, name, figures):
+    run_experiment(name, tmp_path, shared)
+    assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+    df = cells(tmp_path, name)
+    assert len(df) > 0 and set(df.experiment) == {name}
+    for f in figures:
+        assert (tmp_path / f).stat().st_size > 1000
+    if name == "table3":
+        spade = df[(df.model == "spade") & (df.setting == "complexity:cityscapes")]
+        params = dict(zip(spade.metric, spade.value.astype(float)))
+        assert round(params["G params (M)"], 2) == 93.05 and round(params["G GMac"], 2) == 281.64
+        assert "ade20k G params (M)" in (tmp_path / "table3.md").read_text()
+        assert (df[df.metric == "FID-v"].value.str.startswith("n/a (weights missing")).all()
+    if name == "fig2":
+        one = df[(df.model == "spade") & (df.setting == "one-class/reflect")]
+        assert (one.value.astype(float) < 1e-6).all()  # no boundary, no noise: no variation
+
+
+def test_table4_resumes_and_recomputes_only_missing_cells(tmp_path, shared, monkeypatch):
+    calls = []
+    real = common.Context.quality
+
+    def spy(self, gen, metrics):
+        calls.append(tuple(metrics))
+        return real(self, gen, metrics)
+
+    monkeypatch.setattr(common.Context, "quality", spy)
+    first = run_experiment("table4", tmp_path, shared)
+    assert first["computed"] == 8 and len(calls) == 4  # 4 variants x (quality, complexity)
+    df = cells(tmp_path, "table4")
+    params = {m: float(v) for m, v in zip(df[df.metric == "G params (M)"].model,
+                                          df[df.metric == "G params (M)"].value)}
+    # reference.md section 1: VA-SPADE ablation on Cityscapes.
+    assert {k: round(v, 2) for k, v in params.items()} == {
+        "va-spade:neither": 93.05, "va-spade:noise": 81.22, "va-spade:position": 95.21,
+        "va-spade:both": 83.34}
+
+    # A second run with the store present computes nothing.
+    calls.clear()
+    again = run_experiment("table4", tmp_path, shared)
+    assert again["computed"] == 0 and calls == []
+    assert cells(tmp_path, "table4").equals(df)
+
+    # Interrupted after one cell: only the missing cells are computed; the kept one stays.
+    store = tmp_path / "results.json"
+    data = json.loads(store.read_text())
+    kept = [c for c in data["cells"] if c["model"] == "va-spade:both" and c["metric"] == "mIoU"]
+    assert len(kept) == 1
+    kept[0]["value"] = 123.0
+    store.write_text(json.dumps({"cells": kept}))
+    third = run_experiment("table4", tmp_path, shared)
+    assert third["computed"] == 8 and len(calls) == 4
+    df3 = cells(tmp_path, "table4")
+    assert len(df3) == len(df)
+    both = df3[(df3.model == "va-spade:both") & (df3.metric == "mIoU")].value
+    assert float(both.iloc[0]) == 123.0
+
+    # Interrupted after the first group: that group is not recomputed.
+    groups = [c for c in json.loads(store.read_text())["cells"]
+              if c["model"] == "va-spade:neither" and c["setting"].startswith("eval:")]
+    store.write_text(json.dumps({"cells": groups}))
+    calls.clear()
+    fourth = run_experiment("table4", tmp_path, shared)
+    assert fourth["computed"] == 7 and len(calls) == 3
+
+
+def test_table5_variants_params(tmp_path, shared):
+    run_experiment("table5", tmp_path, shared, "--models", "va-spade:one-channel,va-spade:plus")
+    df = cells(tmp_path, "table5")
+    p = df[df.metric == "G params (M)"]
+    params = {m: round(float(v), 2) for m, v in zip(p.model, p.value)}
+    assert params == {"va-spade:one-channel": 83.31, "va-spade:plus": 96.78}
+    assert "noise_combine=plus" in (tmp_path / "table5.md").read_text()
+
+
+def test_official_checkpoint_syntax(tmp_path, shared):
+    """MODEL=PATH with an official-layout state dict loads through vasis.load_official."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_reference import official_spec, random_state_dict
+    from test_official_checkpoints import official_options
+    o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16)
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(random_state_dict(official_spec(o), seed=0), path)
+    ctx = common.Context(tmp_path / "out", checkpoints=common.parse_checkpoints([f"clade={path}"]),
+                         quick=True, runs=shared["runs"], log=None)
+    gen = ctx.generator("clade")
+    assert (gen.cfg.height, gen.cfg.width, gen.cfg.norm.modulation) == (128, 128, "clade")
+    with pytest.raises(ValueError, match="MODEL=PATH"):
+        common.parse_checkpoints(["clade"])
