@@ -106,8 +106,7 @@ def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     ctx.opt_g.zero_grad(set_to_none=True)
     with ctx.autocast():
         fake = ctx.g(label)
-        pred = ctx.d(torch.cat([torch.cat([label, fake], 1), torch.cat([label, real], 1)], 0))
-        pred_fake, pred_real = _split_pred(pred, n)
+        pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         g_losses = spade_generator_losses(pred_fake, pred_real, ctx.loss_cfg, fake=fake, real=real,
                                           vgg=ctx.vgg)
     _check(g_losses, step, "generator", ctx.env)
@@ -117,12 +116,17 @@ def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     with torch.no_grad(), ctx.autocast():
         fake = ctx.g(label).detach()
     with ctx.autocast():
-        pred = ctx.d(torch.cat([torch.cat([label, fake], 1), torch.cat([label, real], 1)], 0))
-        pred_fake, pred_real = _split_pred(pred, n)
+        pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         d_losses = spade_discriminator_losses(pred_fake, pred_real)
     _check(d_losses, step, "discriminator", ctx.env)
     _backward_step(sum(d_losses.values()), ctx.opt_d, ctx.scaler_d)
     return _floats(g_losses, d_losses)
+
+
+def _discriminate_pair(ctx: StepContext, label, fake, real, n: int):
+    """One D pass over the stacked (label, fake) and (label, real) pairs, as SPADE does."""
+    pred = ctx.d(torch.cat([torch.cat([label, fake], 1), torch.cat([label, real], 1)], 0))
+    return _split_pred(pred, n)
 
 
 def oasis_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float]:
