@@ -10,6 +10,10 @@ the *same* weights and BN statistics. Each copy generates a one-class and a two-
 of ``docs/metrics.md`` (boundary-distance profiles, intra/inter-class variation, pattern repetition)
 are computed on the kept features and generated images.
 
+With ``JobConfig.train`` set (the CLI default; ``--no-train`` clears it) the job then trains
+SPADE and VA-SPADE briefly on the built-in scenes and compares their intra-class variation with
+the data's (:mod:`analysis.main_train`; runs in ``<out>/train/<model>``, reused or resumed).
+
 Outputs: ``<out>/report.md`` (tables, the structural claims as measured), CSV files
 (``block_stats.csv``, ``profiles.csv``, ``variation.csv``, ``claims.csv``) and figures in
 ``<figures>`` (Figure-2-style per-block std, layouts, generated images, boundary profiles).
@@ -254,6 +258,7 @@ class JobConfig:
     out: Path = REPO / "outputs" / "main"
     figures: Path = REPO / "figures"
     progress: bool = True
+    train: "TrainConfig | None" = None   # the training part (analysis.main_train); None: skip
 
 
 def _profile_rows(rec: Recording, lab_name: str, border: bool, base: dict) -> list[dict]:
@@ -368,12 +373,23 @@ def _run_job(cfg: JobConfig) -> dict:
     from . import main_figures as F
 
     figs = F.all_figures(summary, profiles, layouts_by_name, images, cfg, figdir)
+    probe_seconds = time.time() - t0
+    trained = None
+    if cfg.train is not None:
+        from . import main_train as T
+
+        trained = T.run_training(cfg.train, cfg.seed, out, figdir, cfg.progress)
+        for name, key in (("trained_variation.csv", "table"), ("trained_summary.csv", "summary"),
+                          ("trained_profiles.csv", "profiles")):
+            atomic_write_csv(out / name, trained[key])
+            csvs[name] = trained[key]
+        figs.update(trained["figures"])
     seconds = time.time() - t0
     report = render_report(cfg, summary, profiles, variation, kernel, claims, figs, out,
-                           seconds)
+                           seconds, trained=trained, probe_seconds=probe_seconds)
     atomic_write_text(out / "report.md", report)
     return {"report": out / "report.md", "figures": figs, "csv": [out / n for n in csvs],
-            "seconds": seconds, "claims": claims}
+            "seconds": seconds, "claims": claims, "trained": trained}
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -519,7 +535,8 @@ def _link(path, start) -> str:
 
 
 def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, figs,
-                  out: Path, seconds: float) -> str:
+                  out: Path, seconds: float, trained: dict | None = None,
+                  probe_seconds: float | None = None) -> str:
     rel = lambda p: os.path.relpath(Path(p).resolve(), Path(out).resolve())
     docs = _link(REPO / "docs" / "metrics.md", out)
     ov = ", ".join(f"{k}={v}" for k, v in cfg.overrides.items()) or "none (the preset's widths)"
@@ -528,7 +545,8 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "# Main analysis job: padding, norm kernel and class-level variation",
         "",
         f"Models: {', '.join(cfg.models)} on the `{cfg.dataset}` preset (128x128 unless "
-        f"overridden; width overrides: {ov}). **The models are untrained**: each is the preset "
+        f"overridden; width overrides: {ov}). **The probed models are untrained** (the last "
+        f"section trains two of them briefly): each is the preset "
         f"built with `torch.manual_seed({cfg.seed})` (the suite's official weight init), then "
         f"its BatchNorm running statistics (and spectral-norm vectors) are settled with "
         f"`analysis.calibrate` ({cfg.calib_steps} train-mode passes over {cfg.calib_maps} "
@@ -560,7 +578,10 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "the three boundary placements (1: the texture is stamped identically wherever the "
         "boundary appears; NaN: flat strips).",
         "",
-        f"Run time: {seconds:.0f} s. Regenerate with `python run_analysis.py` "
+        f"Run time: {seconds:.0f} s"
+        + (f" (probes {probe_seconds:.0f} s, training part {seconds - probe_seconds:.0f} s)"
+           if trained is not None and probe_seconds is not None else "")
+        + f". Regenerate with `python run_analysis.py` "
         f"(see [figures/README.md]({_link(REPO / 'figures' / 'README.md', out)})).",
         "",
         f"## The paper's structural claims, as measured ({n_ok}/{len(claims)} hold)",
@@ -636,6 +657,17 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "Untrained models: the image values are what a random generator gives; compare rows "
         "(settings, models), not absolute levels.",
         "",
+    ]
+    if trained is not None:
+        from . import main_train as T
+
+        lines += T.render_section(trained, cfg.train, out)
+    else:
+        lines += ["## Trained models", "",
+                  "Skipped (`--no-train`): the training part trains SPADE and VA-SPADE briefly "
+                  "and compares their variation with the data's (see `analysis/main_train.py`).",
+                  ""]
+    lines += [
         "## Figures",
         "",
         f"* layouts: ![layouts]({rel(figs['layouts'])})",
@@ -651,6 +683,19 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "* `profiles.csv`: `variation_profile` of every block (one-class: distance to the image "
         "edge; two-class: distance to the class boundary);",
         "* `variation.csv`: the image metrics above; `claims.csv`: the claims table.",
+    ]
+    if trained is not None:
+        lines += [
+            "* `trained_variation.csv`: per source (data, spade, va-spade) and class: intra_std, "
+            "sample_std, near_fraction, area_fraction, images; `trained_summary.csv`: per source "
+            "(also the untrained generators and a label-blind mean-colour image): step, "
+            "colour_error, inter_std and the class means of the per-class columns; "
+            "`trained_profiles.csv`: the boundary-distance profile (share of variation and of "
+            "area within d px) per source, class and d;",
+            "* `train/<model>/`: the training runs (`run.json`, `losses.jsonl`, the last "
+            "checkpoint); `python run_analysis.py generate` reads them.",
+        ]
+    lines += [
         "",
     ]
     return "\n".join(lines)

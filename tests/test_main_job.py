@@ -12,12 +12,14 @@ def test_quick_main_job(tmp_path, capsys):
     assert str(out / "report.md") in printed and str(figs) in printed
     report = (out / "report.md").read_text()
     for name in ("fig2_block_std.png", "block_sample_std.png", "layouts.png",
-                 "generated_images.png", "boundary_profiles.png"):
+                 "generated_images.png", "boundary_profiles.png",  # --quick trains 2 iterations:
+                 "trained_variation.png", "trained_samples.png"):
         assert (figs / name).stat().st_size > 1000
         assert name in report
     assert "untrained" in report and "docs/metrics.md" in report
     for name in ("block_stats.csv", "block_summary.csv", "profiles.csv", "variation.csv",
-                 "kernel_effect.csv", "claims.csv"):
+                 "kernel_effect.csv", "claims.csv", "trained_variation.csv", "trained_summary.csv",
+                 "trained_profiles.csv"):
         assert (out / name).is_file()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 

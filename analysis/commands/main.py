@@ -2,8 +2,11 @@
 
 Every model preset on the CPU-sized ``scenes`` preset, one- and two-class layouts, zero vs
 reflect padding, 3x3 vs 1x1 norm convs (by surgery, the same weights), the feature recorder and
-the variation metrics; see :mod:`analysis.main_job`. Writes ``<out>/report.md`` with CSV files
-and the figures, and prints where they are.
+the variation metrics; see :mod:`analysis.main_job`. Then (unless ``--no-train``) SPADE and
+VA-SPADE are trained briefly on the built-in scenes (:mod:`analysis.main_train`; runs in
+``<out>/train/<model>``, reused when complete, resumed when interrupted) and their intra-class
+variation is compared with the data's. Writes ``<out>/report.md`` with CSV files and the figures,
+and prints where they are.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job
+from ..main_train import DEFAULT_ITERS, TrainConfig
 
 QUICK_MODELS = ("spade", "clade", "va-clade")
 
@@ -20,8 +24,9 @@ def register(subparsers) -> None:
         "main", help="the main analysis job (the default without a subcommand)",
         description="Probe every model preset (untrained, fixed seed, BN calibrated) on the "
                     "scenes preset: one-/two-class layouts x zero/reflect padding x 3x3/1x1 norm "
-                    "convs. Writes a report with tables and CSV files (--out) and figures "
-                    "(--figures).")
+                    "convs; then train SPADE and VA-SPADE briefly on the built-in scenes and "
+                    "compare their intra-class variation with the data's. Writes a report with "
+                    "tables and CSV files (--out) and figures (--figures).")
     p.add_argument("--out", default=str(REPO / "outputs" / "main"),
                    help="folder for report.md and the CSV files (default: outputs/main)")
     p.add_argument("--figures", default=None,
@@ -34,7 +39,13 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help=f"a fast check: {','.join(QUICK_MODELS)} at tiny widths (ngf 4, hidden 8), "
-                        f"2 samples")
+                        f"2 samples; training: 2 iterations at tiny widths, 4 layouts")
+    p.add_argument("--no-train", action="store_true",
+                   help="skip the training part (only the structural probes)")
+    p.add_argument("--train-iters", type=int, default=None, metavar="N",
+                   help=f"training iterations per model (default {DEFAULT_ITERS}; --quick 2). "
+                        f"Runs in <out>/train/<model> are reused when complete and resumed when "
+                        f"shorter; a run with other settings or more iterations is replaced")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -54,14 +65,34 @@ def run(args) -> int:
     figures = getattr(args, "figures", None)
     if figures is None:
         figures = REPO / "figures" if (models == MODELS and not quick) else out / "figures"
+    iters = getattr(args, "train_iters", None)
+    if iters is not None and iters < 1:
+        raise ValueError(f"--train-iters must be >= 1, got {iters}")
+    train = None
+    if not getattr(args, "no_train", False):
+        train = quick_train_config(iters or 2) if quick else TrainConfig(iters=iters or DEFAULT_ITERS)
     cfg = JobConfig(models=tuple(models), samples=samples, seed=getattr(args, "seed", 0),
                     overrides=dict(ngf=4, hidden=8) if quick else {}, out=out,
-                    figures=Path(figures), progress=not getattr(args, "no_progress", False))
-    result = run_job(cfg)
+                    figures=Path(figures), progress=not getattr(args, "no_progress", False),
+                    train=train)
+    try:
+        result = run_job(cfg)
+    except FileExistsError as err:  # a foreign folder where a training run goes: one line
+        raise ValueError(str(err)) from None
     claims = result["claims"]
     print(f"main job done in {result['seconds']:.0f} s: {int(claims.holds.sum())}/{len(claims)} "
           f"claims hold")
     print(f"report:  {result['report']}")
     print(f"tables:  {', '.join(str(p) for p in result['csv'])}")
     print(f"figures: {', '.join(str(p) for p in result['figures'].values())}")
+    if result.get("trained") is not None:
+        runs = result["trained"]["runs"]
+        print("trained: " + ", ".join(f"{m} {r['status']} (step {r['step']})" for m, r in runs.items()))
     return 0
+
+
+def quick_train_config(iters: int = 2) -> TrainConfig:
+    """The training part at tiny widths and a few iterations (tests, ``--quick``)."""
+    return TrainConfig(iters=iters, ngf=4, generator={"hidden": 8},
+                       discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
+                       n_train=8, layouts=4, samples=2, ckpt_every=1)
