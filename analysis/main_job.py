@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
+
+from vasis.atomic import atomic_write_bytes, atomic_write_text
 
 from . import layouts as L
 from . import metrics as M
@@ -191,27 +192,6 @@ def _tqdm(iterable=None, **kw):
 
 
 # ----------------------------------------------------------------------------- atomic files
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_text(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def atomic_write_csv(path, df: pd.DataFrame) -> None:
     atomic_write_text(path, df.to_csv(index=False))
 
@@ -221,8 +201,6 @@ def atomic_savefig(fig, path, dpi: int = 100, colors: int | None = None) -> None
     image grids small)."""
     import io
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     data = buf.getvalue()
@@ -233,16 +211,7 @@ def atomic_savefig(fig, path, dpi: int = 100, colors: int | None = None) -> None
         out = io.BytesIO()
         img.save(out, format="png", optimize=True)
         data = out.getvalue()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data)
 
 
 # ----------------------------------------------------------------------------- the job

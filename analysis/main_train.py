@@ -30,7 +30,6 @@ with other settings or more iterations is replaced.
 """
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time

@@ -34,7 +34,6 @@ import math
 from contextlib import contextmanager
 from typing import Iterable, Mapping
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn

@@ -10,7 +10,6 @@ and prints where they are.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job

@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_write
+from ..atomic import atomic_write_text as _atomic_write_text
+
 FORMAT = "vasis-train-checkpoint"
 VERSION = 1
 CKPT_DIR = "checkpoints"
@@ -34,49 +37,13 @@ def checkpoint_dir(run_dir) -> Path:
     return Path(run_dir) / CKPT_DIR
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_save(obj, path) -> Path:
-    """``torch.save`` to ``path`` via a temporary file in the same folder, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-    return path
+    """``torch.save`` to ``path`` atomically and durably (fsync of file and folder)."""
+    return atomic_write(path, lambda f: torch.save(obj, f), durable=True)
 
 
 def atomic_write_text(path, text: str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return _atomic_write_text(path, text, durable=True)
 
 
 def list_checkpoints(run_dir) -> list[Path]:
