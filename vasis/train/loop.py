@@ -99,6 +99,21 @@ def _split_pred(pred, n: int):
     return fake, real
 
 
+def _update(ctx: StepContext, net: str, losses: dict, step: int) -> None:
+    """Stop on a non-finite loss term, else backward and step the optimizer of ``net``."""
+    _check(losses, step, net, ctx.env)
+    if net == "generator":
+        _backward_step(sum(losses.values()), ctx.opt_g, ctx.scaler_g)
+    else:
+        _backward_step(sum(losses.values()), ctx.opt_d, ctx.scaler_d)
+
+
+def _fresh_fake(ctx: StepContext, label):
+    """A new fake batch for the D step, without a graph (as the official code regenerates it)."""
+    with torch.no_grad(), ctx.autocast():
+        return ctx.g(label).detach()
+
+
 def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float]:
     label, real = model_inputs(ctx, batch)
     n = real.shape[0]
@@ -109,17 +124,14 @@ def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
         pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         g_losses = spade_generator_losses(pred_fake, pred_real, ctx.loss_cfg, fake=fake, real=real,
                                           vgg=ctx.vgg)
-    _check(g_losses, step, "generator", ctx.env)
-    _backward_step(sum(g_losses.values()), ctx.opt_g, ctx.scaler_g)
+    _update(ctx, "generator", g_losses, step)
     # -- discriminator step
     ctx.opt_d.zero_grad(set_to_none=True)
-    with torch.no_grad(), ctx.autocast():
-        fake = ctx.g(label).detach()
+    fake = _fresh_fake(ctx, label)
     with ctx.autocast():
         pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         d_losses = spade_discriminator_losses(pred_fake, pred_real)
-    _check(d_losses, step, "discriminator", ctx.env)
-    _backward_step(sum(d_losses.values()), ctx.opt_d, ctx.scaler_d)
+    _update(ctx, "discriminator", d_losses, step)
     return _floats(g_losses, d_losses)
 
 
@@ -138,17 +150,14 @@ def oasis_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
         g_losses = oasis_generator_losses(ctx.d(fake), label, ctx.loss_cfg, ctx.dontcare_channel,
                                           fake=fake, real=real, vgg=ctx.vgg)
     g_losses = {f"G_{k}": v for k, v in g_losses.items()}
-    _check(g_losses, step, "generator", ctx.env)
-    _backward_step(sum(g_losses.values()), ctx.opt_g, ctx.scaler_g)
+    _update(ctx, "generator", g_losses, step)
     # -- discriminator step
     ctx.opt_d.zero_grad(set_to_none=True)
-    with torch.no_grad(), ctx.autocast():
-        fake = ctx.g(label).detach()
+    fake = _fresh_fake(ctx, label)
     with ctx.autocast():
         d_losses = oasis_discriminator_losses(ctx.d, real, fake, label, ctx.loss_cfg,
                                               ctx.dontcare_channel)
-    _check(d_losses, step, "discriminator", ctx.env)
-    _backward_step(sum(d_losses.values()), ctx.opt_d, ctx.scaler_d)
+    _update(ctx, "discriminator", d_losses, step)
     if ctx.ema is not None:
         update_ema(ctx.ema, ctx.g_raw, ctx.ema_decay)
     return _floats(g_losses, d_losses)
