@@ -28,6 +28,7 @@ import torch
 
 from vasis.labels import LabelSpace, label_space
 from vasis.presets import DATASETS
+from vasis.errors import UserError
 
 __all__ = [
     "resolve_class", "resolve_size", "boundary_index", "box_bounds", "one_class", "two_class",
@@ -47,7 +48,7 @@ def _space(dataset) -> LabelSpace | None:
     space = getattr(dataset, "space", None)
     if isinstance(space, LabelSpace):
         return space
-    raise ValueError(f"dataset must be a dataset name, a LabelSpace or a generator; got {dataset!r}")
+    raise UserError(f"dataset must be a dataset name, a LabelSpace or a generator; got {dataset!r}")
 
 
 def resolve_class(cls: ClassRef, dataset=None) -> int:
@@ -56,19 +57,19 @@ def resolve_class(cls: ClassRef, dataset=None) -> int:
     Without a dataset only non-negative integer ids are accepted.
     """
     if isinstance(cls, bool):
-        raise ValueError(f"class must be a name or an integer id, got {cls!r}")
+        raise UserError(f"class must be a name or an integer id, got {cls!r}")
     space = _space(dataset)
     if space is None:
         if isinstance(cls, int) or (isinstance(cls, str) and cls.isdigit()):
             if int(cls) < 0:
-                raise ValueError(f"class id must be non-negative, got {cls}")
+                raise UserError(f"class id must be non-negative, got {cls}")
             return int(cls)
-        raise ValueError(f"class {cls!r} is a name: pass dataset=... to resolve class names")
+        raise UserError(f"class {cls!r} is a name: pass dataset=... to resolve class names")
     if isinstance(cls, int) and cls < 0:
-        raise ValueError(f"class id {cls} is out of range for {space.name}: "
+        raise UserError(f"class id {cls} is out of range for {space.name}: "
                          f"valid ids are 0..{space.label_nc - 1}")
     if not isinstance(cls, (int, str)):
-        raise ValueError(f"class must be a name or an integer id, got {cls!r}")
+        raise UserError(f"class must be a name or an integer id, got {cls!r}")
     return space.class_id(cls)
 
 
@@ -80,7 +81,7 @@ def resolve_size(size=None, dataset=None) -> tuple[int, int]:
             return int(cfg.height), int(cfg.width)
         space = _space(dataset)
         if space is None or space.name not in DATASETS:
-            raise ValueError("give size=(H, W) (or a dataset/generator whose size is known)")
+            raise UserError("give size=(H, W) (or a dataset/generator whose size is known)")
         preset = DATASETS[space.name]
         return preset.height, preset.width
     if isinstance(size, int):
@@ -88,9 +89,9 @@ def resolve_size(size=None, dataset=None) -> tuple[int, int]:
     try:
         h, w = (int(s) for s in size)
     except (TypeError, ValueError):
-        raise ValueError(f"size must be an int or an (H, W) pair, got {size!r}") from None
+        raise UserError(f"size must be an int or an (H, W) pair, got {size!r}") from None
     if h <= 0 or w <= 0:
-        raise ValueError(f"size must be positive, got {(h, w)}")
+        raise UserError(f"size must be positive, got {(h, w)}")
     return h, w
 
 
@@ -101,10 +102,10 @@ def boundary_index(position: float, length: int, what: str = "boundary") -> int:
     """
     position = float(position)
     if not 0.0 < position < 1.0:
-        raise ValueError(f"{what} position must lie strictly inside (0, 1), got {position}")
+        raise UserError(f"{what} position must lie strictly inside (0, 1), got {position}")
     k = int(round(position * length))
     if k <= 0 or k >= length:
-        raise ValueError(
+        raise UserError(
             f"{what} position {position} on {length} pixels puts the boundary at pixel {k}, "
             f"leaving one class empty; move it towards 0.5 or use a larger map")
     return k
@@ -112,7 +113,7 @@ def boundary_index(position: float, length: int, what: str = "boundary") -> int:
 
 def _check_two(a: int, b: int) -> None:
     if a == b:
-        raise ValueError(f"a two-class layout needs two different classes, got {a} twice "
+        raise UserError(f"a two-class layout needs two different classes, got {a} twice "
                          f"(use one_class for a one-class map)")
 
 
@@ -141,7 +142,7 @@ def two_class(first: ClassRef, second: ClassRef, *, orientation: str = "horizont
     elif orientation == "vertical":
         out[:, :boundary_index(position, w)] = a
     else:
-        raise ValueError(f"orientation must be 'horizontal' or 'vertical', got {orientation!r}")
+        raise UserError(f"orientation must be 'horizontal' or 'vertical', got {orientation!r}")
     return out
 
 
@@ -159,24 +160,24 @@ def box_bounds(box_size, center=(0.5, 0.5), size=(1, 1)) -> tuple[int, int, int,
     for s, L, name in zip(box_size, (H, W), ("height", "width")):
         if isinstance(s, float):
             if not 0.0 < s < 1.0:
-                raise ValueError(f"box {name} fraction must lie in (0, 1), got {s}")
+                raise UserError(f"box {name} fraction must lie in (0, 1), got {s}")
             s = int(round(s * L))
         s = int(s)
         if s <= 0:
-            raise ValueError(f"box {name} must be at least one pixel, got {s}")
+            raise UserError(f"box {name} must be at least one pixel, got {s}")
         if s >= L:
-            raise ValueError(f"box {name} {s} does not fit inside a map of {name} {L} "
+            raise UserError(f"box {name} {s} does not fit inside a map of {name} {L} "
                              f"(the outer class would be empty or the box cut off)")
         dims.append(s)
     bh, bw = dims
     cy, cx = center
     for c, name in ((cy, "row"), (cx, "column")):
         if not 0.0 <= float(c) <= 1.0:
-            raise ValueError(f"box centre {name} fraction must lie in [0, 1], got {c}")
+            raise UserError(f"box centre {name} fraction must lie in [0, 1], got {c}")
     top = int(round(cy * H - bh / 2))
     left = int(round(cx * W - bw / 2))
     if top < 0 or left < 0 or top + bh > H or left + bw > W:
-        raise ValueError(
+        raise UserError(
             f"a {bh}x{bw} box centred at {tuple(center)} reaches outside the {H}x{W} map "
             f"(rows {top}..{top + bh - 1}, columns {left}..{left + bw - 1}); move it inwards")
     return top, left, bh, bw
@@ -199,7 +200,7 @@ def boundary_series(first: ClassRef, second: ClassRef, positions: Iterable[float
     """(N, H, W): the same straight boundary placed at each of ``positions`` (fractions)."""
     positions = list(positions)
     if not positions:
-        raise ValueError("positions is empty")
+        raise UserError("positions is empty")
     return torch.stack([two_class(first, second, orientation=orientation, position=p,
                                   dataset=dataset, size=size) for p in positions])
 
@@ -209,7 +210,7 @@ def box_series(inner: ClassRef, outer: ClassRef, centers: Sequence[tuple[float, 
     """(N, H, W): the same box placed at each of ``centers`` ((row, col) fractions)."""
     centers = list(centers)
     if not centers:
-        raise ValueError("centers is empty")
+        raise UserError("centers is empty")
     return torch.stack([box(inner, outer, box_size=box_size, center=c, dataset=dataset,
                             size=size) for c in centers])
 
@@ -221,9 +222,9 @@ def stack(*layouts: torch.Tensor) -> torch.Tensor:
         if lay.dim() == 2:
             lay = lay[None]
         if lay.dim() != 3:
-            raise ValueError(f"layouts must be (H, W) or (N, H, W), got shape {tuple(lay.shape)}")
+            raise UserError(f"layouts must be (H, W) or (N, H, W), got shape {tuple(lay.shape)}")
         parts.append(lay.long())
     shapes = {tuple(p.shape[1:]) for p in parts}
     if len(shapes) > 1:
-        raise ValueError(f"layouts have different sizes: {sorted(shapes)}")
+        raise UserError(f"layouts have different sizes: {sorted(shapes)}")
     return torch.cat(parts)

@@ -42,6 +42,7 @@ from . import layouts as L
 from . import metrics as M
 from .recorder import FeatureRecorder, calibrate
 from .surgery import swap_norm_kernel, swap_padding
+from vasis.errors import UserError
 
 __all__ = ["MODELS", "SETTINGS", "BASELINES", "VA_MODELS", "JobConfig", "parse_size",
            "default_classes", "calibration_labels", "settings_of", "record", "run_job",
@@ -74,9 +75,9 @@ def parse_size(text) -> tuple[int, int] | None:
         else:
             raise ValueError
     except ValueError:
-        raise ValueError(f"bad size {text!r}: use HxW, e.g. 128x128") from None
+        raise UserError(f"bad size {text!r}: use HxW, e.g. 128x128") from None
     if h <= 0 or w <= 0:
-        raise ValueError(f"bad size {text!r}: height and width must be positive")
+        raise UserError(f"bad size {text!r}: height and width must be positive")
     return h, w
 
 
@@ -91,15 +92,15 @@ def make_layout(layout: str, classes, dataset, gen) -> torch.Tensor:
     """The (H, W) map of ``layout`` ('one-class' or 'two-class') at ``gen``'s resolution."""
     if layout == "one-class":
         if len(classes) != 1:
-            raise ValueError(f"--layout one-class takes one class, got {len(classes)}: "
+            raise UserError(f"--layout one-class takes one class, got {len(classes)}: "
                              f"{','.join(map(str, classes))}")
         return L.one_class(classes[0], dataset=gen)
     if layout == "two-class":
         if len(classes) != 2:
-            raise ValueError(f"--layout two-class takes two classes, got {len(classes)}: "
+            raise UserError(f"--layout two-class takes two classes, got {len(classes)}: "
                              f"{','.join(map(str, classes))}")
         return L.two_class(classes[0], classes[1], dataset=gen)
-    raise ValueError(f"unknown layout {layout!r}; choose one-class or two-class")
+    raise UserError(f"unknown layout {layout!r}; choose one-class or two-class")
 
 
 def calibration_labels(dataset: str, size: tuple[int, int], n: int = 4,
@@ -278,9 +279,9 @@ def _run_job(cfg: JobConfig) -> dict:
     t0 = time.time()
     unknown = [m for m in cfg.models if m not in MODELS]
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+        raise UserError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     if cfg.samples < 2:
-        raise ValueError(f"samples must be >= 2 (sample std), got {cfg.samples}")
+        raise UserError(f"samples must be >= 2 (sample std), got {cfg.samples}")
     one_cls, two_cls = default_classes(cfg.dataset, "one-class"), default_classes(cfg.dataset, "two-class")
 
     stats, profiles, variation, layouts_by_name, images = [], [], [], {}, {}

@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 
 from . import metrics as M
+from vasis.errors import ExistsError
 
 TRAIN_MODELS = ("spade", "va-spade")
 LABELS = {"data": "data", "spade": "SPADE", "va-spade": "VA-SPADE"}
@@ -102,7 +103,7 @@ def train_or_reuse(settings, run_dir, progress: bool = True) -> dict:
     status, from_step = "trained", 0
     if run_dir.exists() and any(run_dir.iterdir()):
         if not run_dir.is_dir() or not _looks_like_run(run_dir):
-            raise FileExistsError(f"{run_dir} exists and is not a training run of this job; "
+            raise ExistsError(f"{run_dir} exists and is not a training run of this job; "
                                   f"move it away or choose another --out")
         state = None
         if list_checkpoints(run_dir):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from vasis.labels import DONTCARE_ID, label_space
+from vasis.errors import UserError, MissingFileError
 
 __all__ = [
     "resize_labels", "intra_class_std", "class_means", "inter_class_std", "variation_ratio",
@@ -52,20 +53,20 @@ def _chw(values) -> np.ndarray:
     if v.ndim == 2:
         v = v[None]
     if v.ndim != 3:
-        raise ValueError(f"values must be (H, W) or (C, H, W), got shape {v.shape}")
+        raise UserError(f"values must be (H, W) or (C, H, W), got shape {v.shape}")
     return v
 
 
 def _labels(labels, shape=None) -> np.ndarray:
     lab = _np(labels)
     if lab.ndim != 2:
-        raise ValueError(f"labels must be an (H, W) class map, got shape {lab.shape}")
+        raise UserError(f"labels must be an (H, W) class map, got shape {lab.shape}")
     if np.issubdtype(lab.dtype, np.floating):
         if not np.all(lab == np.round(lab)):
-            raise ValueError("labels must hold integer class ids")
+            raise UserError("labels must hold integer class ids")
     lab = lab.astype(np.int64)
     if shape is not None and lab.shape != tuple(shape):
-        raise ValueError(f"labels of shape {lab.shape} do not match values of spatial shape "
+        raise UserError(f"labels of shape {lab.shape} do not match values of spatial shape "
                          f"{tuple(shape)}; resize them with resize_labels (nearest)")
     return lab
 
@@ -144,7 +145,7 @@ def sample_std(samples, labels=None, *, ignore=IGNORE, ddof: int = 1):
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4 or x.shape[0] < 2:
-        raise ValueError(f"samples must be (S, C, H, W) or (S, H, W) with S >= 2, got {x.shape}")
+        raise UserError(f"samples must be (S, C, H, W) or (S, H, W) with S >= 2, got {x.shape}")
     per_pixel = x.std(axis=0, ddof=ddof).mean(axis=0)  # (H, W)
     if labels is None:
         return float(per_pixel.mean())
@@ -236,7 +237,7 @@ def variation_profile(values, labels, *, bins=None, border: bool = True, ignore=
     top = float(finite.max()) + 1 if finite.size else 2.0
     edges = np.asarray(_default_edges(top) if bins is None else [float(b) for b in bins])
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"bins must be at least two increasing edges, got {list(edges)}")
+        raise UserError(f"bins must be at least two increasing edges, got {list(edges)}")
     rows = []
     for c in _classes(lab, ignore):
         mask = lab == c
@@ -287,7 +288,7 @@ def ncc(a, b) -> float:
     """
     a, b = _chw(a), _chw(b)
     if a.shape != b.shape:
-        raise ValueError(f"patches differ in shape: {a.shape} vs {b.shape}")
+        raise UserError(f"patches differ in shape: {a.shape} vs {b.shape}")
     a = a - a.mean(axis=(1, 2), keepdims=True)
     b = b - b.mean(axis=(1, 2), keepdims=True)
     den = np.sqrt((a * a).sum() * (b * b).sum())
@@ -310,19 +311,19 @@ def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None) ->
     imgs = [_chw(im) for im in images]
     anchors = list(anchors)
     if len(imgs) < 2:
-        raise ValueError("pattern_repetition needs at least two images")
+        raise UserError("pattern_repetition needs at least two images")
     if len(anchors) != len(imgs):
-        raise ValueError(f"{len(imgs)} images but {len(anchors)} anchors")
+        raise UserError(f"{len(imgs)} images but {len(anchors)} anchors")
     h, w = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
     patches = []
     for i, (im, (t, l)) in enumerate(zip(imgs, anchors)):
         if t < 0 or l < 0 or t + h > im.shape[1] or l + w > im.shape[2]:
-            raise ValueError(f"patch {i} at {(t, l)} of size {(h, w)} leaves the "
+            raise UserError(f"patch {i} at {(t, l)} of size {(h, w)} leaves the "
                              f"{im.shape[1]}x{im.shape[2]} map")
         if labels is not None:
             lab = _labels(labels[i], im.shape[1:])
             if cls is None or not np.all(lab[t:t + h, l:l + w] == cls):
-                raise ValueError(f"patch {i} at {(t, l)} is not entirely of class {cls}")
+                raise UserError(f"patch {i} at {(t, l)} is not entirely of class {cls}")
         patches.append(im[:, t:t + h, l:l + w])
     scores = [ncc(a, b) for a, b in combinations(patches, 2)]
     scores = [s for s in scores if np.isfinite(s)]
@@ -342,22 +343,22 @@ def boundary_anchors(labels, *, orientation: str = "vertical", depth: int = 8,
     """
     lab = _np(labels).astype(np.int64)
     if lab.ndim != 3:
-        raise ValueError(f"labels must be (K, H, W), got shape {lab.shape}")
+        raise UserError(f"labels must be (K, H, W), got shape {lab.shape}")
     if orientation not in ("vertical", "horizontal"):
-        raise ValueError(f"orientation must be 'horizontal' or 'vertical', got {orientation!r}")
+        raise UserError(f"orientation must be 'horizontal' or 'vertical', got {orientation!r}")
     if side not in ("first", "second"):
-        raise ValueError(f"side must be 'first' or 'second', got {side!r}")
+        raise UserError(f"side must be 'first' or 'second', got {side!r}")
     anchors = []
     for i, m in enumerate(lab):
         line = m[0] if orientation == "vertical" else m[:, 0]
         change = np.nonzero(line != line[0])[0]
         if len(change) == 0:
-            raise ValueError(f"map {i} has no boundary")
+            raise UserError(f"map {i} has no boundary")
         k = int(change[0])
         length = line.shape[0]
         start = k - depth if side == "first" else k
         if start < 0 or start + depth > length:
-            raise ValueError(f"depth {depth} does not fit on the {side} side of the boundary at "
+            raise UserError(f"depth {depth} does not fit on the {side} side of the boundary at "
                              f"{k} in map {i} ({length} pixels)")
         anchors.append((0, start) if orientation == "vertical" else (start, 0))
     h, w = lab.shape[1:]
@@ -434,7 +435,7 @@ def intra_class_variation(images: Iterable, labels: Iterable, *, label_nc: int |
     """
     if official:
         if label_nc is None:
-            raise ValueError("official=True needs label_nc (35 Cityscapes, 151 ADE20K, 183 COCO-Stuff)")
+            raise UserError("official=True needs label_nc (35 Cityscapes, 151 ADE20K, 183 COCO-Stuff)")
         return _official(((lab, (lambda im=im: im)) for im, lab in zip(images, labels)),
                          label_nc, dataset, sources)
     return _corrected(zip(images, labels), ignore, min_pixels, ddof, dataset, label_nc, sources)
@@ -446,12 +447,12 @@ def _name(i, sources) -> str:
 
 def _check_pair(img: np.ndarray, lab: np.ndarray, i: int, sources) -> None:
     if lab.ndim != 2:
-        raise ValueError(f"{_name(i, sources)}: the label map must have one channel, "
+        raise UserError(f"{_name(i, sources)}: the label map must have one channel, "
                          f"got shape {lab.shape}")
     if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{_name(i, sources)}: the image must be RGB (H, W, 3), got shape {img.shape}")
+        raise UserError(f"{_name(i, sources)}: the image must be RGB (H, W, 3), got shape {img.shape}")
     if img.shape[:2] != lab.shape:
-        raise ValueError(f"{_name(i, sources)}: image size {img.shape[:2]} differs from label "
+        raise UserError(f"{_name(i, sources)}: image size {img.shape[:2]} differs from label "
                          f"size {lab.shape}")
 
 
@@ -470,7 +471,7 @@ def _official(pairs, label_nc, dataset, sources) -> IntraClassVariation:
         bad = np.unique(lab[(lab < 0) | (lab >= label_nc)])
         if bad.size:
             shown = [255 if b == label_nc else int(b) for b in bad[:10]]
-            raise ValueError(
+            raise UserError(
                 f"{_name(i, sources)}: label ids {shown} are outside 0..{label_nc - 1}; the official "
                 f"script maps 255 (don't care) to label_nc={label_nc} and then crashes in its "
                 f"one-hot scatter (this happens for every COCO-Stuff map with don't-care pixels). "
@@ -496,7 +497,7 @@ def _official(pairs, label_nc, dataset, sources) -> IntraClassVariation:
         cols_light.append(col_l)
     n = len(cols_color)
     if n == 0:
-        raise ValueError("no images given")
+        raise UserError("no images given")
     one_color = torch.stack(cols_color, 1)
     one_light = torch.stack(cols_light, 1)
     all_color = np.zeros(label_nc)
@@ -565,7 +566,7 @@ def _corrected(pairs, ignore, min_pixels, ddof, dataset, label_nc, sources):
             pool_c.setdefault(s, _Pool(3)).add(P)
             pool_l.setdefault(s, _Pool(1)).add(y)
     if n == 0:
-        raise ValueError("no images given")
+        raise UserError("no images given")
     classes = sorted(one_c)
     names = None
     if dataset is not None:
@@ -610,12 +611,12 @@ def match_files(images_dir, labels_dir, dataset: str) -> list[tuple[str, str]]:
     """
     for what, d in (("images", images_dir), ("labels", labels_dir)):
         if not os.path.isdir(d):
-            raise FileNotFoundError(f"{what} folder {d} does not exist")
+            raise MissingFileError(f"{what} folder {d} does not exist")
     names = sorted(f for f in os.listdir(images_dir)
                    if not f.startswith(".") and f.lower().endswith(_IMAGE_EXT)
                    and os.path.isfile(os.path.join(images_dir, f)))
     if not names:
-        raise ValueError(f"no images ({', '.join(_IMAGE_EXT)}) in {images_dir}")
+        raise UserError(f"no images ({', '.join(_IMAGE_EXT)}) in {images_dir}")
     label_files = set(os.listdir(labels_dir))
     pairs, missing, used = [], [], set()
     for name in names:
@@ -628,14 +629,14 @@ def match_files(images_dir, labels_dir, dataset: str) -> list[tuple[str, str]]:
             missing.append(name)
     if missing:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise ValueError(f"{len(missing)} image(s) in {images_dir} have no label map in "
+        raise UserError(f"{len(missing)} image(s) in {images_dir} have no label map in "
                          f"{labels_dir}: {shown} (expected e.g. "
                          f"{_label_name_candidates(missing[0], dataset)[0]})")
     extra = sorted(f for f in label_files - used
                    if not f.startswith(".") and f.lower().endswith(_IMAGE_EXT))
     if extra:
         shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
-        raise ValueError(f"{len(extra)} label map(s) in {labels_dir} have no image in "
+        raise UserError(f"{len(extra)} label map(s) in {labels_dir} have no image in "
                          f"{images_dir}: {shown}")
     return pairs
 
@@ -645,7 +646,7 @@ def _read_label(path: str, size_hw=None) -> np.ndarray:
 
     with Image.open(path) as im:
         if im.mode not in ("L", "P", "I", "I;16", "1"):
-            raise ValueError(f"{path}: label maps must be single-channel id images, got mode {im.mode}")
+            raise UserError(f"{path}: label maps must be single-channel id images, got mode {im.mode}")
         if size_hw is not None and im.size != (size_hw[1], size_hw[0]):
             im = im.resize((size_hw[1], size_hw[0]), Image.NEAREST)
         return np.array(im).astype(np.int64)
@@ -664,7 +665,7 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
     map to its image's size when they differ.
     """
     if dataset not in OFFICIAL_DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(OFFICIAL_DATASETS)}")
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {sorted(OFFICIAL_DATASETS)}")
     pairs = match_files(images_dir, labels_dir, dataset)
     sources = [os.path.basename(p) for p, _ in pairs]
     label_nc, osize = OFFICIAL_DATASETS[dataset]
@@ -674,9 +675,9 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
         def read_image(path, name):
             img = np.asarray(plt.imread(path), dtype=np.float32) * 255
             if img.ndim != 3 or img.shape[2] != 3:
-                raise ValueError(f"{name}: the official script needs RGB images, got shape {img.shape}")
+                raise UserError(f"{name}: the official script needs RGB images, got shape {img.shape}")
             if img.shape[:2] != osize:
-                raise ValueError(
+                raise UserError(
                     f"{name}: image is {img.shape[0]}x{img.shape[1]} but the official script "
                     f"resizes labels to {osize[0]}x{osize[1]} and not the images (it crashes); "
                     f"resize the images to {osize[0]}x{osize[1]} or run without --official")

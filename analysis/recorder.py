@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from vasis.models.norms import ConditionalNorm
 
 from .surgery import clone_module
+from vasis.errors import UserError
 
 __all__ = ["FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS"]
 
@@ -244,10 +245,10 @@ class FeatureRecorder:
         generator's device. ``seed`` fixes the noise (torch's global RNG is restored after).
         """
         if labels.dim() != 2:
-            raise ValueError(f"run() takes one (H, W) layout, got shape {tuple(labels.shape)}; "
+            raise UserError(f"run() takes one (H, W) layout, got shape {tuple(labels.shape)}; "
                              f"loop over layouts (see probe)")
         if samples < 1:
-            raise ValueError(f"samples must be >= 1, got {samples}")
+            raise UserError(f"samples must be >= 1, got {samples}")
         device = next(self.gen.parameters()).device
         labels = labels.long().to(device)
         bs = samples if batch_size is None else max(1, int(batch_size))
@@ -280,7 +281,7 @@ class FeatureRecorder:
 @contextmanager
 def _probe_mode(gen: nn.Module, bn: str):
     if bn not in ("eval", "batch"):
-        raise ValueError(f"bn must be 'eval' or 'batch', got {bn!r}")
+        raise UserError(f"bn must be 'eval' or 'batch', got {bn!r}")
     was_training = gen.training
     saved = []
     gen.eval()
@@ -318,7 +319,7 @@ def _named_layouts(layouts) -> list[tuple[str, torch.Tensor]]:
             return [("layout", layouts)]
         if layouts.dim() == 3:
             return [(f"layout{i}", t) for i, t in enumerate(layouts)]
-        raise ValueError(f"a layout tensor must be (H, W) or (N, H, W), got {tuple(layouts.shape)}")
+        raise UserError(f"a layout tensor must be (H, W) or (N, H, W), got {tuple(layouts.shape)}")
     if isinstance(layouts, Mapping):
         items = list(layouts.items())
     else:
@@ -327,10 +328,10 @@ def _named_layouts(layouts) -> list[tuple[str, torch.Tensor]]:
     for name, t in items:
         t = torch.as_tensor(t)
         if t.dim() != 2:
-            raise ValueError(f"layout {name!r} must be an (H, W) map, got shape {tuple(t.shape)}")
+            raise UserError(f"layout {name!r} must be an (H, W) map, got shape {tuple(t.shape)}")
         out.append((str(name), t))
     if not out:
-        raise ValueError("no layouts given")
+        raise UserError("no layouts given")
     return out
 
 
@@ -380,7 +381,7 @@ def calibrate(gen: nn.Module, labels: torch.Tensor | Iterable[torch.Tensor], ste
     new = clone_module(gen)
     batches = [labels] if isinstance(labels, torch.Tensor) else list(labels)
     if not batches:
-        raise ValueError("no label batches given")
+        raise UserError("no label batches given")
     device = next(new.parameters()).device
     for m in new.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):

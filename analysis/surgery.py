@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from vasis.models.blocks import ConditionalResBlock
 from vasis.models.norms import ConditionalNorm
+from vasis.errors import UserError
 
 __all__ = ["swap_padding", "swap_norm_kernel", "padded_convs", "norm_convs", "clone_module"]
 
@@ -42,7 +43,7 @@ def clone_module(module: nn.Module) -> nn.Module:
 def _normalize_padding(to: str) -> str:
     key = {"zeros": "zero", "zero": "zero", "reflect": "reflect"}.get(str(to).lower())
     if key is None:
-        raise ValueError(f"padding must be 'zero' or 'reflect', got {to!r}")
+        raise UserError(f"padding must be 'zero' or 'reflect', got {to!r}")
     return key
 
 
@@ -190,9 +191,9 @@ def swap_norm_kernel(gen: nn.Module, to: int = 1, mode: str = "sum") -> nn.Modul
     mode. The copy's ``cfg.norm.kernel_size`` (and every norm's ``cfg``) reports ``to``.
     """
     if to not in (1, 3):
-        raise ValueError(f"kernel size must be 1 or 3, got {to!r}")
+        raise UserError(f"kernel size must be 1 or 3, got {to!r}")
     if mode not in ("sum", "center"):
-        raise ValueError(f"mode must be 'sum' or 'center', got {mode!r}")
+        raise UserError(f"mode must be 'sum' or 'center', got {mode!r}")
     new = clone_module(gen)
     for norm in new.modules():
         if isinstance(norm, ConditionalNorm) and norm.cfg.modulation == "spade":

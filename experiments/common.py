@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from analysis.main_job import atomic_savefig, atomic_write_text
+from vasis.errors import UserError
 
 NA_FID = "n/a (weights missing: {path})"
 MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
@@ -148,7 +149,7 @@ def parse_checkpoints(items: Iterable[str] | None) -> dict[str, str]:
     for item in items or ():
         key, sep, path = item.partition("=")
         if not sep or not key or not path:
-            raise ValueError(f"--checkpoint takes MODEL=PATH, got {item!r}")
+            raise UserError(f"--checkpoint takes MODEL=PATH, got {item!r}")
         out[key.strip()] = path.strip()
     return out
 
@@ -505,5 +506,5 @@ def select(rows: list, wanted: str | None, key=lambda r: r) -> list:
     known = [key(r) for r in rows]
     bad = [n for n in names if n not in known]
     if bad:
-        raise ValueError(f"unknown model(s) {bad}; choose from {known}")
+        raise UserError(f"unknown model(s) {bad}; choose from {known}")
     return [r for r in rows if key(r) in names]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from analysis.surgery import swap_norm_kernel, swap_padding
 
 from .common import Context, select, wide, write_table
+from vasis.errors import UserError
 
 NAME = "table1"
 MODELS = ("spade", "clade")
@@ -25,7 +26,7 @@ def modified(gen, setting: str):
         return swap_padding(gen, "reflect")
     if setting == "conv-k1":
         return swap_norm_kernel(gen, 1, mode="sum")
-    raise ValueError(setting)
+    raise UserError(setting)
 
 
 def run(ctx: Context, args) -> dict:

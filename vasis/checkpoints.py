@@ -15,6 +15,7 @@ from typing import Mapping
 
 import torch
 import torch.nn as nn
+from .errors import UserError, MissingFileError
 
 __all__ = ["load_official", "convert_official_state_dict", "read_state_dict"]
 
@@ -61,7 +62,7 @@ def read_state_dict(path_or_state_dict) -> tuple["OrderedDict[str, torch.Tensor]
         path = os.fspath(obj)
         source = f"file {path!r}"
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no checkpoint file at {path!r}"
                 f"{' (it is a directory)' if os.path.isdir(path) else ''}. {_WHERE}")
         try:
@@ -74,13 +75,13 @@ def read_state_dict(path_or_state_dict) -> tuple["OrderedDict[str, torch.Tensor]
         source = "the given state dict"
     if not _is_tensor_dict(obj):
         if not isinstance(obj, Mapping):
-            raise ValueError(f"{source} holds a {type(obj).__name__}, not a state dict; pass a "
+            raise UserError(f"{source} holds a {type(obj).__name__}, not a state dict; pass a "
                              f"generator state dict (or a dict wrapping one)")
         inner = [k for k in _WRAPPER_KEYS if _is_tensor_dict(obj.get(k))]
         if not inner:
             inner = [k for k, v in obj.items() if _is_tensor_dict(v)]
         if len(inner) != 1:
-            raise ValueError(
+            raise UserError(
                 f"{source} is a dict with keys {sorted(map(str, obj))[:12]}, "
                 f"{'none' if not inner else 'several'} of which is a state dict of tensors"
                 f"{'' if not inner else f' ({inner})'}; pass the generator's state dict itself")
@@ -195,7 +196,7 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
     space = generator.space
 
     if cfg.arch == "oasis" and cfg.use_3d_noise and cfg.norm.noise == "semantic":
-        raise ValueError(
+        raise UserError(
             f"{source}: official VA-OASIS with 3D noise picks its noise-table rows by an argmax "
             f"over the z and label channels together, which the suite's generator (rows by "
             f"class) does not reproduce; the VA-OASIS runs use --no_3dnoise "
@@ -214,7 +215,7 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
             dropped.append(key)
             continue
         if new in mapped:
-            raise ValueError(f"{source}: official keys {origin[new]!r} and {key!r} both map to "
+            raise UserError(f"{source}: official keys {origin[new]!r} and {key!r} both map to "
                              f"{new!r}; the state dict mixes two layouts")
         mapped[new] = value
         origin[new] = key
@@ -241,14 +242,14 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
             shown = [k if origin[k] == k else f"{origin[k]} (-> {k})" for k in unexpected]
             lines.append(f"Unexpected {len(unexpected)} key(s) (official names): {_preview(shown)}.")
         lines.append(_hint(state_dict.keys(), model))
-        raise ValueError(" ".join(lines))
+        raise UserError(" ".join(lines))
 
     bad = [(k, tuple(target[k].shape), tuple(mapped[k].shape)) for k in target
            if tuple(target[k].shape) != tuple(mapped[k].shape)]
     if bad:
         shown = [f"{origin[k]}{'' if origin[k] == k else f' (-> {k})'}: expected {exp}, "
                  f"received {got}" for k, exp, got in bad]
-        raise ValueError(
+        raise UserError(
             f"{source} has {len(bad)} shape mismatch(es) with {_describe(generator)}: "
             f"{'; '.join(shown[:_SHOW])}{'; ...' if len(bad) > _SHOW else ''}. Label-channel "
             f"dimensions point at the dataset (label space), widths at ngf/hidden/noise "
@@ -293,7 +294,7 @@ def _check_padding(generator: nn.Module, evidence: dict[str, str], source: str) 
                          f"in the official {'VA-OASIS' if va_layout else 'OASIS'}; "
                          f"pad_after_block_conv={cfg.pad_after_block_conv} here)")
     if wrong:
-        raise ValueError(
+        raise UserError(
             f"{source} was trained with other padding than {_describe(generator)}: "
             f"{_preview(wrong)}. Likely fix: the VASIS models (--pad reflect) need padding='reflect' "
             f"(the va-* presets), SPADE/CLADE/OASIS padding='zero'; VA-OASIS is the va-oasis preset "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from typing import Optional
+from .errors import UserError
 
 MODULATIONS = ("spade", "clade")
 NOISE_KINDS = ("none", "semantic", "random")
@@ -21,7 +22,7 @@ UPSAMPLINGS = {"normal": 5, "more": 6, "most": 7}
 
 def _check(name: str, value, allowed) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
+        raise UserError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class NormConfig:
         for p in position:
             _check("position", p, POSITION_KINDS)
         if len(set(position)) != len(position):
-            raise ValueError(f"position lists a kind twice: {position}")
+            raise UserError(f"position lists a kind twice: {position}")
         # Canonical order, so ('learnable', 'absolute') and ('absolute', 'learnable') are one config.
         object.__setattr__(self, "position", tuple(p for p in POSITION_KINDS if p in position))
 
@@ -91,11 +92,11 @@ class GeneratorConfig:
         _check("padding", self.padding, PADDINGS)
         _check("num_upsampling_layers", self.num_upsampling_layers, tuple(UPSAMPLINGS))
         if self.arch == "oasis" and self.norm.modulation != "spade":
-            raise ValueError("the OASIS generator uses SPADE modulation; set norm.modulation='spade'")
+            raise UserError("the OASIS generator uses SPADE modulation; set norm.modulation='spade'")
         ups = self.num_upsampling_layers_count
         for name, size in (("height", self.height), ("width", self.width)):
             if size <= 0 or size % (2 ** ups):
-                raise ValueError(
+                raise UserError(
                     f"{name}={size} must be a positive multiple of {2 ** ups} for a {self.arch} "
                     f"generator with {ups} upsamplings; pick e.g. {max(1, size // 2 ** ups) * 2 ** ups}")
 
@@ -140,7 +141,7 @@ def apply_overrides(cfg: GeneratorConfig, overrides: dict) -> GeneratorConfig:
         elif key == "norm" and isinstance(value, NormConfig):
             gen_kw["norm"] = value
         else:
-            raise ValueError(
+            raise UserError(
                 f"unknown generator option {key!r}; valid options: "
                 f"{sorted(gen_names | norm_names)}")
     norm = replace(gen_kw.pop("norm", cfg.norm), **norm_kw)

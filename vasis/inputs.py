@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .labels import DONTCARE_ID, LabelSpace
+from .errors import UserError
 
 
 def instance_edges(instance: torch.Tensor) -> torch.Tensor:
@@ -27,7 +28,7 @@ def check_label_ids(label: torch.Tensor, space: LabelSpace, source: str = "label
     if not bool(valid.all()):
         bad = torch.unique(label[~valid]).tolist()[:10]
         allowed = f"0..{space.label_nc - 1}" + (f" and {DONTCARE_ID} (don't care)" if space.dontcare else "")
-        raise ValueError(
+        raise UserError(
             f"{source} has label ids {bad} outside the {space.name} range {allowed}; "
             f"remap the labels or choose the dataset whose label space they use")
 
@@ -42,7 +43,7 @@ def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor
     if label.dim() == 4 and label.shape[1] == 1:
         label = label[:, 0]
     if label.dim() != 3 or label.dtype.is_floating_point:
-        raise ValueError(
+        raise UserError(
             f"an integer label map must have shape (N, H, W) and an integer dtype; "
             f"got shape {tuple(label.shape)} and dtype {label.dtype}")
     check_label_ids(label, space)
@@ -59,7 +60,7 @@ def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor
         if instance.dim() == 4:
             instance = instance[:, 0]
         if instance.shape != label.shape:
-            raise ValueError(f"instance map shape {tuple(instance.shape)} differs from label map "
+            raise UserError(f"instance map shape {tuple(instance.shape)} differs from label map "
                              f"shape {tuple(label.shape)}")
         edges = instance_edges(instance.to(ids.device))
     return torch.cat([onehot, edges], 1)

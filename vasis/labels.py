@@ -6,6 +6,7 @@ channels, so models, layouts and data loaders agree on one definition.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from .errors import UserError
 
 # Cityscapes labelIds 0..33 plus license plate, which SPADE maps to 34 (label_nc 35).
 CITYSCAPES_CLASSES = (
@@ -105,7 +106,7 @@ class LabelSpace:
         if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
             idx = int(name_or_id)
             if not 0 <= idx < self.label_nc:
-                raise ValueError(
+                raise UserError(
                     f"class id {idx} is out of range for {self.name}: valid ids are 0..{self.label_nc - 1}")
             return idx
         key = str(name_or_id).strip().lower()
@@ -114,7 +115,7 @@ class LabelSpace:
                 return idx
         close = [c for c in self.classes if key in c.lower() or c.lower() in key][:8]
         hint = f" Did you mean one of {close}?" if close else ""
-        raise ValueError(
+        raise UserError(
             f"unknown class name {name_or_id!r} for {self.name}.{hint} "
             f"Run `python run_analysis.py classes --dataset {self.name}` to list them.")
 
@@ -131,5 +132,5 @@ def label_space(dataset: str) -> LabelSpace:
     try:
         return LABEL_SPACES[dataset]
     except KeyError:
-        raise ValueError(
+        raise UserError(
             f"unknown dataset {dataset!r}; known datasets: {sorted(LABEL_SPACES)}") from None

@@ -67,6 +67,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .errors import MissingFileError, UserError
 
 __all__ = [
     "LossConfig", "loss_config",
@@ -216,7 +217,7 @@ def default_vgg19_path() -> Path:
 def _missing_weights_error(path: Path, explicit: bool) -> FileNotFoundError:
     where = ("the given path" if explicit else
              "torchvision's cache ($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints)")
-    return FileNotFoundError(
+    return MissingFileError(
         f"VGG19 ImageNet weights for the perceptual loss not found at {path} ({where}). "
         f"This machine cannot download them. Download {VGG19_URL} on a machine with internet "
         f"access (e.g. `curl -LO {VGG19_URL}`, or run "
@@ -253,13 +254,13 @@ def load_vgg19_features(weights: str | os.PathLike | None = None) -> nn.Sequenti
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
+        raise UserError(f"{path} does not hold a state dict (got {type(state).__name__})")
     if any(k.startswith("features.") for k in state):
         state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     features = _vgg19_feature_layers()
     missing, unexpected = features.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(
+        raise UserError(
             f"{path} is not a torchvision VGG19 checkpoint: missing {sorted(missing)[:6]}, "
             f"unexpected {sorted(unexpected)[:6]} (features keys). Expected {VGG19_URL}.")
     return features

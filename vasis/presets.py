@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .config import DiscriminatorConfig, GeneratorConfig, NormConfig, apply_overrides
+from .errors import UserError
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _lookup(table: dict, key: str, what: str):
     try:
         return table[key]
     except KeyError:
-        raise ValueError(f"unknown {what} {key!r}; choose one of {sorted(table)}") from None
+        raise UserError(f"unknown {what} {key!r}; choose one of {sorted(table)}") from None
 
 
 def generator_config(model: str, dataset: str, **overrides) -> GeneratorConfig:
@@ -73,7 +74,7 @@ def discriminator_config(model: str, dataset: str, **overrides) -> Discriminator
     try:
         return replace(cfg, **{**ds.discriminator, **overrides})
     except TypeError as err:
-        raise ValueError(f"bad discriminator option: {err}") from None
+        raise UserError(f"bad discriminator option: {err}") from None
 
 
 def build_generator(model: str, dataset: str, **overrides):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+from .errors import UserError
 
 __all__ = ["relative_position_code"]
 
@@ -42,14 +43,14 @@ def relative_position_code(label_map):
     is_tensor = isinstance(label_map, torch.Tensor)
     if is_tensor:
         if label_map.dtype.is_floating_point or label_map.dtype.is_complex or label_map.dtype == torch.bool:
-            raise ValueError(f"label_map dtype must be integer, received {label_map.dtype}")
+            raise UserError(f"label_map dtype must be integer, received {label_map.dtype}")
         arr = label_map.detach().cpu().numpy()
     else:
         arr = np.asarray(label_map)
         if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"label_map dtype must be integer, received {arr.dtype}")
+            raise UserError(f"label_map dtype must be integer, received {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"label_map must have shape (H, W), received shape {tuple(arr.shape)}")
+        raise UserError(f"label_map must have shape (H, W), received shape {tuple(arr.shape)}")
 
     out = _relative_position_code_np(np.ascontiguousarray(arr))
     if is_tensor:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job
 from ..main_train import DEFAULT_ITERS, TrainConfig
+from vasis.errors import UserError
 
 QUICK_MODELS = ("spade", "clade", "va-clade")
 
@@ -57,7 +58,7 @@ def run(args) -> int:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
         unknown = [m for m in models if m not in MODELS]
         if unknown:
-            raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+            raise UserError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     quick = getattr(args, "quick", False)
     samples = getattr(args, "samples", None) or (2 if quick else 4)
     out = Path(getattr(args, "out", REPO / "outputs" / "main"))
@@ -66,7 +67,7 @@ def run(args) -> int:
         figures = REPO / "figures" if (models == MODELS and not quick) else out / "figures"
     iters = getattr(args, "train_iters", None)
     if iters is not None and iters < 1:
-        raise ValueError(f"--train-iters must be >= 1, got {iters}")
+        raise UserError(f"--train-iters must be >= 1, got {iters}")
     train = None
     if not getattr(args, "no_train", False):
         train = quick_train_config(iters or 2) if quick else TrainConfig(iters=iters or DEFAULT_ITERS)
@@ -77,7 +78,7 @@ def run(args) -> int:
     try:
         result = run_job(cfg)
     except FileExistsError as err:  # a foreign folder where a training run goes: one line
-        raise ValueError(str(err)) from None
+        raise UserError(str(err)) from None
     claims = result["claims"]
     print(f"main job done in {result['seconds']:.0f} s: {int(claims.holds.sum())}/{len(claims)} "
           f"claims hold")

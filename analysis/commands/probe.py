@@ -19,6 +19,7 @@ import torch
 from ..main_job import (calibration_labels, default_classes, fast_cpu, make_layout,
                         parse_size, record)
 from ..surgery import swap_norm_kernel, swap_padding
+from vasis.errors import UserError, MissingFileError
 
 LAYOUTS = ("one-class", "two-class")
 
@@ -70,15 +71,15 @@ def _int(text, what, lo=None):
     try:
         v = int(text)
     except (TypeError, ValueError):
-        raise ValueError(f"--{what} must be an integer, got {text!r}") from None
+        raise UserError(f"--{what} must be an integer, got {text!r}") from None
     if lo is not None and v < lo:
-        raise ValueError(f"--{what} must be >= {lo}, got {v}")
+        raise UserError(f"--{what} must be >= {lo}, got {v}")
     return v
 
 
 def _choice(value, what, choices):
     if value not in choices:
-        raise ValueError(f"unknown --{what} {value!r}; choose one of {', '.join(map(str, choices))}")
+        raise UserError(f"unknown --{what} {value!r}; choose one of {', '.join(map(str, choices))}")
     return value
 
 
@@ -90,7 +91,7 @@ def build(args):
     from vasis.presets import DATASETS, MODELS
 
     if args.model is None:
-        raise ValueError("give --model (a preset name" + (", the architecture of --checkpoint)"
+        raise UserError("give --model (a preset name" + (", the architecture of --checkpoint)"
                                                           if args.checkpoint else ")"))
     _choice(args.model, "model", list(MODELS))
     _choice(args.dataset, "dataset", list(DATASETS))
@@ -105,7 +106,7 @@ def build(args):
     seed = _int(args.seed, "seed")
     if args.checkpoint:
         if not os.path.exists(args.checkpoint):
-            raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
+            raise MissingFileError(f"checkpoint {args.checkpoint} does not exist")
         gen = vasis.load_official(args.checkpoint, args.model, args.dataset, **overrides)
         source = f"checkpoint {args.checkpoint}"
     else:
@@ -139,7 +140,7 @@ def _run(args) -> int:
         if "position" in msg and "pixel" in msg:
             msg = (f"layout {layout} does not fit the {gen.cfg.height}x{gen.cfg.width} "
                    f"resolution: {msg}")
-        raise ValueError(msg) from None
+        raise UserError(msg) from None
     if bn == "calibrate":
         from ..recorder import calibrate
 

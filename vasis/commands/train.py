@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from ..presets import DATASETS, MODELS
+from ..errors import UserError
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -77,7 +78,7 @@ def _settings(args):
     from ..train import RunSettings
 
     if args.model is None:
-        raise ValueError("--model is required for a new run (or pass --resume)")
+        raise UserError("--model is required for a new run (or pass --resume)")
     gen = {k: v for k, v in (("ngf", args.ngf), ("hidden", args.hidden)) if v is not None}
     disc = {k: v for k, v in (("ndf", args.ndf), ("channels_d", args.channels_d),
                               ("num_d", args.num_d)) if v is not None}
@@ -114,7 +115,7 @@ def _check_resume(args) -> None:
     saved = json.loads(info.read_text()).get("settings", {})
     for flag, value, key in (("--model", args.model, "model"), ("--dataset", args.dataset, "dataset")):
         if value is not None and saved.get(key) not in (None, value):
-            raise ValueError(f"--resume: the run in {args.out} trains {key} {saved.get(key)!r}, "
+            raise UserError(f"--resume: the run in {args.out} trains {key} {saved.get(key)!r}, "
                              f"not {value!r}")
 
 
@@ -138,7 +139,7 @@ def run(args) -> int:
                                     ("--batch-size", args.batch_size), ("--ngf", args.ngf),
                                     ("--seed", args.seed)) if v is not None]
             if fixed:
-                raise ValueError(f"--resume continues with the run's own settings; drop {fixed}")
+                raise UserError(f"--resume continues with the run's own settings; drop {fixed}")
             result = train(settings, args.out, resume=True, updates=updates, device=args.device,
                            progress=not args.no_progress)
         else:

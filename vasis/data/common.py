@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..labels import DONTCARE_ID, LabelSpace
+from ..errors import UserError
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -38,7 +39,7 @@ class Problem:
         return f"[{self.kind}] {self.message} Fix: {self.fix}"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset on disk cannot be used as is; ``problems`` lists every issue found."""
 
     def __init__(self, problems: list[Problem] | str, header: str | None = None):
@@ -107,7 +108,7 @@ def label_array(img: Image.Image) -> np.ndarray:
         if arr.dtype == bool:
             arr = arr.astype(np.uint8)
         return arr
-    raise ValueError(f"mode {img.mode!r} is not a single-channel id map")
+    raise UserError(f"mode {img.mode!r} is not a single-channel id map")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def resolve_size(size, default: tuple[int, int]) -> tuple[int, int]:
         return (size, size)
     h, w = (int(v) for v in size)
     if h <= 0 or w <= 0:
-        raise ValueError(f"size must be positive (H, W); got {size}")
+        raise UserError(f"size must be positive (H, W); got {size}")
     return (h, w)
 
 
@@ -140,7 +141,7 @@ class Preprocess:
     @classmethod
     def make(cls, mode: str, size: tuple[int, int], train: bool, load_size=None, flip: bool = True):
         if mode not in ("resize_and_crop", "fixed"):
-            raise ValueError(f"unknown preprocess mode {mode!r}; use 'resize_and_crop' or 'fixed'")
+            raise UserError(f"unknown preprocess mode {mode!r}; use 'resize_and_crop' or 'fixed'")
         if mode == "fixed":
             load = size
         elif load_size is not None:
@@ -149,7 +150,7 @@ class Preprocess:
             ratio = TRAIN_LOAD_RATIO if train else 1.0
             load = (int(round(size[0] * ratio)), int(round(size[1] * ratio)))
         if load[0] < size[0] or load[1] < size[1]:
-            raise ValueError(f"load size {load} is smaller than the crop size {size}")
+            raise UserError(f"load size {load} is smaller than the crop size {size}")
         return cls(mode, size, load, train, flip)
 
     def params(self, rng: np.random.Generator) -> dict:

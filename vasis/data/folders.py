@@ -28,6 +28,7 @@ from ..labels import LabelSpace, label_space
 from ..presets import DATASETS
 from .common import (IMG_EXTENSIONS, DatasetError, Preprocess, Problem, describe_raw_range,
                      image_tensor, label_array, open_id_map, raw_label_table, resolve_size)
+from ..errors import UserError
 
 FOLDER_DATASETS = ("cityscapes", "ade20k", "coco-stuff", "custom")
 _ALIASES = {"coco": "coco-stuff", "cocostuff": "coco-stuff", "coco_stuff": "coco-stuff", "ade": "ade20k"}
@@ -62,7 +63,7 @@ def canonical_name(name: str) -> str:
 
 def _split_dir(split: str) -> str:
     if split not in ("train", "val", "test"):
-        raise ValueError(f"unknown split {split!r}; use 'train' or 'val' ('test' reads 'val')")
+        raise UserError(f"unknown split {split!r}; use 'train' or 'val' ('test' reads 'val')")
     return "val" if split == "test" else split
 
 
@@ -151,7 +152,7 @@ def list_samples(name: str, dataroot, split: str = "train", use_instance: bool |
     """Find and pair a split's files; problems (missing pairs, duplicates) are collected."""
     name = canonical_name(name)
     if name not in FOLDER_DATASETS:
-        raise ValueError(f"unknown folder dataset {name!r}; choose one of {list(FOLDER_DATASETS)}")
+        raise UserError(f"unknown folder dataset {name!r}; choose one of {list(FOLDER_DATASETS)}")
     root = Path(dataroot).expanduser()
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} does not exist or is not a folder; "
@@ -305,6 +306,6 @@ def build_dataset(name: str, dataroot=None, split: str = "train", size=None, tra
         listing = list_samples("custom", dataroot, split, use_instance, label_space or "scenes")
         return FolderDataset(listing, size, train, seed, preprocess or "fixed", load_size, flip)
     if dataroot is None:
-        raise ValueError(f"dataset {name!r} needs a dataroot (the folder holding its files)")
+        raise UserError(f"dataset {name!r} needs a dataroot (the folder holding its files)")
     listing = list_samples(name, dataroot, split, use_instance, label_space)
     return FolderDataset(listing, size, train, seed, preprocess, load_size, flip)

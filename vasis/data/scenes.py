@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 
 from ..labels import SCENES_CLASSES, label_space
+from ..errors import UserError, ExistsError
 
 SKY, GROUND, ROAD, TREE, BUILDING, WATER = 1, 2, 3, 4, 5, 6
 THING_CLASSES = (TREE, BUILDING)
@@ -167,13 +168,13 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def __init__(self, n: int, size=(128, 128), seed: int = 0, split: str = "train"):
         if split not in _SPLIT_STREAM:
-            raise ValueError(f"unknown split {split!r}; use 'train' or 'val'")
+            raise UserError(f"unknown split {split!r}; use 'train' or 'val'")
         if int(n) < 0:
-            raise ValueError(f"n must be >= 0; got {n}")
+            raise UserError(f"n must be >= 0; got {n}")
         self.n, self.seed, self.split = int(n), int(seed), split
         self.size = (size, size) if isinstance(size, int) else tuple(int(v) for v in size)
         if min(self.size) < 16:
-            raise ValueError(f"scenes need at least 16x16 pixels; got {self.size}")
+            raise UserError(f"scenes need at least 16x16 pixels; got {self.size}")
         self.space = label_space("scenes")
         self.name = "scenes"
 
@@ -201,7 +202,7 @@ def write_scenes(root, n_train: int = 1000, n_val: int = 100, size=(128, 128), s
     or ``build_dataset('custom', root, ...)``."""
     root = Path(root).expanduser().resolve()
     if root.exists() and not overwrite:
-        raise FileExistsError(f"{root} already exists; pass overwrite=True to replace it")
+        raise ExistsError(f"{root} already exists; pass overwrite=True to replace it")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
     try:
@@ -244,7 +245,7 @@ def _as_numpy_images(images, value_range) -> np.ndarray:
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"images must have shape (N, 3, H, W); got {x.shape}")
+        raise UserError(f"images must have shape (N, 3, H, W); got {x.shape}")
     lo, hi = value_range
     return (x - lo) / (hi - lo)
 
@@ -263,7 +264,7 @@ def intra_class_std(images, labels, num_classes: int = _NC, min_pixels: int = 64
     if lab.ndim == 2:
         lab = lab[None]
     if lab.shape != (x.shape[0],) + x.shape[2:]:
-        raise ValueError(f"labels {lab.shape} do not match images {x.shape}")
+        raise UserError(f"labels {lab.shape} do not match images {x.shape}")
     total = np.zeros(num_classes)
     count = np.zeros(num_classes, dtype=np.int64)
     for img, lb in zip(x, lab):

@@ -16,6 +16,7 @@ from PIL import Image
 from .common import (DatasetError, Problem, describe_raw_range, invalid_raw_ids, label_array,
                      label_ids_of, raw_label_table)
 from .folders import FolderDataset, canonical_name, list_samples
+from ..errors import UserError
 
 
 @dataclass
@@ -68,7 +69,7 @@ def validate_dataset(name, dataroot=None, split="train", *, use_instance: bool |
     if name == "scenes":
         name, label_space = "custom", label_space or "scenes"
     if dataroot is None:
-        raise ValueError("validate_dataset needs the dataroot of the dataset folder")
+        raise UserError("validate_dataset needs the dataroot of the dataset folder")
     splits = (split,) if isinstance(split, str) else tuple(split)
     report = ValidationReport(name, str(dataroot), splits, {})
     for sp in splits:

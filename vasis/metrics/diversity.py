@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .segmentation import IGNORE_INDEX
+from ..errors import UserError
 
 _LPIPS_CACHE: dict = {}
 
@@ -70,13 +71,13 @@ def resolve_metric(metric: str = "auto", feature_fn: Callable | None = None) -> 
             return "lpips"
         return "features" if feature_fn is not None else "l1"
     if metric not in ("lpips", "features", "l1"):
-        raise ValueError(f"unknown metric {metric!r}; use 'auto', 'lpips', 'features' or 'l1'")
+        raise UserError(f"unknown metric {metric!r}; use 'auto', 'lpips', 'features' or 'l1'")
     if metric == "lpips" and not lpips_available():
         raise RuntimeError("LPIPS needs the `lpips` package and its AlexNet weights in "
                            f"{Path(torch.hub.get_dir()) / 'checkpoints'}; use metric='l1' or "
                            "'features' instead")
     if metric == "features" and feature_fn is None:
-        raise ValueError("metric='features' needs feature_fn")
+        raise UserError("metric='features' needs feature_fn")
     return metric
 
 
@@ -95,7 +96,7 @@ def pairwise_distance_maps(a: torch.Tensor, b: torch.Tensor, metric: str = "l1",
         fb = fb / (fb.norm(dim=1, keepdim=True) + 1e-10)
         d = ((fa - fb) ** 2).sum(1, keepdim=True)
     else:
-        raise ValueError(f"unknown metric {metric!r}")
+        raise UserError(f"unknown metric {metric!r}")
     if d.shape[-2:] != (H, W):
         d = F.interpolate(d.float(), size=(H, W), mode="bilinear", align_corners=False)
     return d[:, 0].float()
@@ -111,17 +112,17 @@ def sample_diversity(samples: torch.Tensor, label, num_classes: int, metric: str
     'mean_class': float, 'pixels': (num_classes,) int array, 'pairs': int, 'metric': str}``.
     """
     if samples.ndim != 4 or samples.shape[0] < 2:
-        raise ValueError(f"need (K >= 2, 3, H, W) samples; got shape {tuple(samples.shape)}")
+        raise UserError(f"need (K >= 2, 3, H, W) samples; got shape {tuple(samples.shape)}")
     label = torch.as_tensor(label).long().cpu()
     if label.shape != samples.shape[-2:]:
-        raise ValueError(f"label map {tuple(label.shape)} does not match samples {tuple(samples.shape[-2:])}")
+        raise UserError(f"label map {tuple(label.shape)} does not match samples {tuple(samples.shape[-2:])}")
     metric = resolve_metric(metric, feature_fn)
     K = samples.shape[0]
     ii, jj = torch.triu_indices(K, K, 1)
     valid = label != ignore_index if ignore_index is not None else torch.ones_like(label, dtype=torch.bool)
     lab = torch.where(valid, label, torch.zeros_like(label))
     if ((lab < 0) | (lab >= num_classes))[valid].any():
-        raise ValueError(f"label ids must be in [0, {num_classes}) or {ignore_index}")
+        raise UserError(f"label ids must be in [0, {num_classes}) or {ignore_index}")
     onehot = F.one_hot(lab, num_classes).float() * valid[..., None].float()  # (H, W, C)
     pixels = onehot.sum((0, 1))
     class_sum = torch.zeros(num_classes, dtype=torch.float64)

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..atomic import atomic_write
+from ..errors import UserError, MissingFileError
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -86,13 +87,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
     sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
     if mu1.shape != mu2.shape or mu1.ndim != 1:
-        raise ValueError(f"mean vectors must be 1-d of the same length; got {mu1.shape} and {mu2.shape}")
+        raise UserError(f"mean vectors must be 1-d of the same length; got {mu1.shape} and {mu2.shape}")
     d = mu1.shape[0]
     if sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(f"covariances must be {d}x{d}; got {sigma1.shape} and {sigma2.shape}")
+        raise UserError(f"covariances must be {d}x{d}; got {sigma1.shape} and {sigma2.shape}")
     if not (np.all(np.isfinite(sigma1)) and np.all(np.isfinite(sigma2))
             and np.all(np.isfinite(mu1)) and np.all(np.isfinite(mu2))):
-        raise ValueError("statistics contain NaN or inf")
+        raise UserError("statistics contain NaN or inf")
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2)
                  - 2.0 * _trace_sqrt_product(sigma1, sigma2))
@@ -102,7 +103,7 @@ def activation_statistics(activations) -> tuple[np.ndarray, np.ndarray]:
     """(mean, covariance) of (N, D) activations, float64, as pytorch-fid (``np.cov``, N-1)."""
     act = np.asarray(activations)
     if act.ndim != 2 or act.shape[0] < 2:
-        raise ValueError(f"need (N >= 2, D) activations; got shape {act.shape}")
+        raise UserError(f"need (N >= 2, D) activations; got shape {act.shape}")
     return act.mean(axis=0, dtype=np.float64), np.cov(act, rowvar=False)
 
 
@@ -218,7 +219,7 @@ class FIDInceptionE(nn.Module):
     def __init__(self, cin: int, pool: str = "avg"):
         super().__init__()
         if pool not in ("avg", "max"):
-            raise ValueError(f"pool must be 'avg' or 'max'; got {pool!r}")
+            raise UserError(f"pool must be 'avg' or 'max'; got {pool!r}")
         self.pool = pool
         self.branch1x1 = BasicConv2d(cin, 320, 1)
         self.branch3x3_1 = BasicConv2d(cin, 384, 1)
@@ -281,7 +282,7 @@ class FIDInceptionV3(nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected (N, 3, H, W) images; got shape {tuple(x.shape)}")
+            raise UserError(f"expected (N, 3, H, W) images; got shape {tuple(x.shape)}")
         x = x.float()
         if self.resize_input:
             x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
@@ -292,7 +293,7 @@ class FIDInceptionV3(nn.Module):
     def features(self, x: torch.Tensor, stop: str = "Mixed_7c") -> torch.Tensor:
         """Feature map after stage ``stop`` (one of :attr:`STAGES`) of preprocessed images."""
         if stop not in self.STAGES:
-            raise ValueError(f"unknown stage {stop!r}; choose from {self.STAGES}")
+            raise UserError(f"unknown stage {stop!r}; choose from {self.STAGES}")
         x = self.preprocess(x)
         for name in self.STAGES:
             x = getattr(self, name)(x)
@@ -339,7 +340,7 @@ def load_fid_inception(weights=None, device="cpu") -> FIDInceptionV3:
     else:
         path = Path(weights) if weights is not None else default_weights_path()
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"FID Inception weights not found at {path}. Download {FID_WEIGHTS_NAME} "
                 f"(published by pytorch-fid at {FID_WEIGHTS_URL}) and put it at "
                 f"{default_weights_path()} (torch.hub.get_dir()/checkpoints), or pass its path "
@@ -363,10 +364,10 @@ def _weights_hash(model: nn.Module) -> str:
 def list_images(folder) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
+        raise MissingFileError(f"image folder not found: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
     return files
 
 
@@ -416,7 +417,7 @@ def _unit_batches(source, batch_size: int, value_range, size, quantize: bool):
             batch = batch["image"]
         if isinstance(batch, np.ndarray):
             if batch.dtype != np.uint8:
-                raise ValueError("numpy images must be uint8 (N, H, W, 3) or (H, W, 3)")
+                raise UserError("numpy images must be uint8 (N, H, W, 3) or (H, W, 3)")
             batch = batch[None] if batch.ndim == 3 else batch
             for i in range(0, batch.shape[0], batch_size):
                 yield from_uint8(list(batch[i:i + batch_size]))
@@ -451,7 +452,7 @@ def inception_activations(images, model: nn.Module, batch_size: int = 50, device
     for batch in _unit_batches(images, batch_size, value_range, size, quantize):
         out.append(model(batch.to(device)).float().cpu().numpy())
     if not out:
-        raise ValueError("no images")
+        raise UserError("no images")
     return np.concatenate(out, 0)
 
 
@@ -516,7 +517,7 @@ def reference_statistics(dataset, split: str = "val", size=None, *, dataroot=Non
     if size is None:
         size = tuple(getattr(ds, "size", None) or ())
         if len(size) != 2:
-            raise ValueError("pass size=(H, W) for datasets without a fixed size")
+            raise UserError("pass size=(H, W) for datasets without a fixed size")
     size = (int(size[0]), int(size[1]))
     digest = _weights_hash(model)
     key = f"{_dataset_key(ds)}|{split}|{size[0]}x{size[1]}|{digest}"
@@ -560,7 +561,7 @@ def _generated_size(generated):
             return read_image(first).shape[:2]
         if isinstance(first, torch.Tensor):
             return tuple(first.shape[-2:])
-    raise ValueError("pass size=(H, W): cannot tell the generated resolution from this source")
+    raise UserError("pass size=(H, W): cannot tell the generated resolution from this source")
 
 
 def _fid_split(generated, dataset, split, size, **kw) -> float:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..errors import UserError, MissingFileError
 
 IGNORE_INDEX = 255
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -51,13 +52,13 @@ def _confusion(gt, pred, num_classes, ignore_index):
     gt = gt.detach().cpu().numpy() if isinstance(gt, torch.Tensor) else np.asarray(gt)
     pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     if gt.shape != pred.shape:
-        raise ValueError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
+        raise UserError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
     gt = gt.astype(np.int64, copy=False).ravel()
     pred = pred.astype(np.int64, copy=False).ravel()
     keep = gt != ignore_index if ignore_index is not None else np.ones(gt.shape, bool)
     gt, pred = gt[keep], pred[keep]
     if gt.size and (gt.min() < 0 or gt.max() >= num_classes):
-        raise ValueError(f"ground-truth ids must be in [0, {num_classes}) or {ignore_index}; "
+        raise UserError(f"ground-truth ids must be in [0, {num_classes}) or {ignore_index}; "
                          f"got range [{gt.min()}, {gt.max()}]")
     valid = (pred >= 0) & (pred < num_classes)
     m = np.bincount(num_classes * gt[valid] + pred[valid],
@@ -171,7 +172,7 @@ class Segmenter:
             if labels.shape[-2:] != (H, W):
                 labels = F.interpolate(labels[:, None].float(), size=(H, W), mode="nearest")[:, 0].long()
         else:
-            raise ValueError(f"segmenter output must be (N,C,H,W) logits or (N,H,W) labels; "
+            raise UserError(f"segmenter output must be (N,C,H,W) logits or (N,H,W) labels; "
                              f"got shape {tuple(out.shape)}")
         labels = labels.long().cpu()
         if self.label_map is not None:
@@ -196,12 +197,12 @@ def load_segmenter(spec, factory: Callable[[], nn.Module] | None = None,
         return Segmenter(spec, input_transform, device, label_map)
     path = Path(spec)
     if not path.is_file():
-        raise FileNotFoundError(f"segmenter file not found: {path}")
+        raise MissingFileError(f"segmenter file not found: {path}")
     if factory is None:
         try:
             model = torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as e:
-            raise ValueError(f"{path} is not a TorchScript file; for a state dict pass "
+            raise UserError(f"{path} is not a TorchScript file; for a state dict pass "
                              f"factory=<callable building the network>") from e
         return Segmenter(model, input_transform, device, label_map)
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -227,12 +228,12 @@ def evaluate_segmentation(segmenter, images, labels=None, num_classes: int | Non
     seg = load_segmenter(segmenter)
     if num_classes is None:
         if class_names is None:
-            raise ValueError("pass num_classes (or class_names)")
+            raise UserError("pass num_classes (or class_names)")
         num_classes = len(class_names)
     cm = ConfusionMatrix(num_classes, ignore_index)
     if isinstance(images, torch.Tensor):
         if labels is None:
-            raise ValueError("labels are required with an image tensor")
+            raise UserError("labels are required with an image tensor")
         pairs = ((images[i:i + batch_size], labels[i:i + batch_size])
                  for i in range(0, images.shape[0], batch_size))
     else:

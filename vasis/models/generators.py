@@ -16,6 +16,7 @@ from ..labels import label_space
 from ..relative_position import relative_position_code
 from .blocks import ConditionalResBlock
 from .layers import conv2d
+from ..errors import UserError
 
 
 class _Generator(nn.Module):
@@ -42,7 +43,7 @@ class _Generator(nn.Module):
             seg = encode_labels(seg, self.space, instance, with_instance=self._takes_instance)
         expected = (self.label_input_nc, self.cfg.height, self.cfg.width)
         if seg.dim() != 4 or tuple(seg.shape[1:]) != expected:
-            raise ValueError(
+            raise UserError(
                 f"{type(self).__name__} for {self.cfg.dataset} expects input of shape "
                 f"(N, {expected[0]}, {expected[1]}, {expected[2]}) (one-hot labels"
                 f"{' + don' + chr(39) + 't-care' if self.space.dontcare else ''}"
@@ -170,10 +171,10 @@ class OASISGenerator(_Generator):
             if z is None:
                 z = torch.randn(n, self.cfg.z_dim, device=seg.device, dtype=seg.dtype)
             if tuple(z.shape) != (n, self.cfg.z_dim):
-                raise ValueError(f"z must have shape ({n}, {self.cfg.z_dim}); got {tuple(z.shape)}")
+                raise UserError(f"z must have shape ({n}, {self.cfg.z_dim}); got {tuple(z.shape)}")
             seg = torch.cat([z[:, :, None, None].expand(n, self.cfg.z_dim, h, w), seg], 1)
         elif z is not None:
-            raise ValueError("this OASIS generator was built without 3D noise (use_3d_noise=False); "
+            raise UserError("this OASIS generator was built without 3D noise (use_3d_noise=False); "
                              "do not pass z")
         x = self.fc(F.interpolate(seg, size=(self.init_h, self.init_w)))
         for i, block in enumerate(self.body):

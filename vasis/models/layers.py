@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 from torch.nn.utils import spectral_norm as _spectral_norm
+from ..errors import UserError
 
 PADDINGS = ("zero", "reflect")
 PARAM_FREE_NORMS = ("batch", "syncbatch", "instance")
@@ -19,7 +20,7 @@ def conv2d(in_ch: int, out_ch: int, kernel_size: int, *, padding: str = "zero",
     state-dict entries are the official SPADE/OASIS ones.
     """
     if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        raise UserError(f"padding must be one of {PADDINGS}, got {padding!r}")
     conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2,
                      bias=bias, padding_mode="reflect" if padding == "reflect" else "zeros")
     return _spectral_norm(conv) if spectral else conv
@@ -45,4 +46,4 @@ def param_free_norm(kind: str, channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels, affine=False)
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=False)
-    raise ValueError(f"param-free norm must be one of {PARAM_FREE_NORMS}, got {kind!r}")
+    raise UserError(f"param-free norm must be one of {PARAM_FREE_NORMS}, got {kind!r}")

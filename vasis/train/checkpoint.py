@@ -26,6 +26,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..atomic import atomic_write_text as _atomic_write_text
+from ..errors import UserError, MissingFileError
 
 FORMAT = "vasis-train-checkpoint"
 VERSION = 1
@@ -77,9 +78,9 @@ def read_checkpoint(path) -> dict:
     """Load one checkpoint file (CPU tensors); ``ValueError`` if it is not a trainer checkpoint."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a vasis training checkpoint (no format={FORMAT!r} entry)")
+        raise UserError(f"{path} is not a vasis training checkpoint (no format={FORMAT!r} entry)")
     if state.get("version", 0) > VERSION:
-        raise ValueError(f"{path} has checkpoint version {state['version']}; this code reads "
+        raise UserError(f"{path} has checkpoint version {state['version']}; this code reads "
                          f"up to {VERSION}")
     return state
 
@@ -88,7 +89,7 @@ def load_latest(run_dir) -> tuple[Path, dict]:
     """The newest checkpoint of a run that reads back completely (older ones are the fallback)."""
     candidates = list_checkpoints(run_dir)
     if not candidates:
-        raise FileNotFoundError(f"no checkpoint in {checkpoint_dir(run_dir)} (step_*.pt)")
+        raise MissingFileError(f"no checkpoint in {checkpoint_dir(run_dir)} (step_*.pt)")
     errors = []
     for path in candidates:
         try:
@@ -96,7 +97,7 @@ def load_latest(run_dir) -> tuple[Path, dict]:
         except Exception as err:  # a damaged file: fall back to the previous checkpoint
             errors.append(f"{path.name}: {err}")
             warnings.warn(f"skipping unreadable checkpoint {path}: {err}")
-    raise ValueError(f"no readable checkpoint in {checkpoint_dir(run_dir)}: " + "; ".join(errors))
+    raise UserError(f"no readable checkpoint in {checkpoint_dir(run_dir)}: " + "; ".join(errors))
 
 
 def resolve_checkpoint(path) -> tuple[Path, dict]:
@@ -105,7 +106,7 @@ def resolve_checkpoint(path) -> tuple[Path, dict]:
     if p.is_dir():
         return load_latest(p)
     if not p.is_file():
-        raise FileNotFoundError(f"checkpoint {p} does not exist (give a run folder or a .pt file)")
+        raise MissingFileError(f"checkpoint {p} does not exist (give a run folder or a .pt file)")
     return p, read_checkpoint(p)
 
 

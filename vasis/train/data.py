@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ..data import build_dataset, validate_dataset
 from ..data.folders import canonical_name
+from ..errors import UserError, MissingFileError
 
 DEFAULT_SCENES_TRAIN = 1000
 
@@ -35,11 +36,11 @@ def check_data(dataset: str, dataroot) -> None:
     every problem). The built-in scenes (no dataroot) need no check."""
     if dataroot is None:
         if canonical_name(dataset) != "scenes":
-            raise ValueError(f"dataset {dataset!r} needs --dataroot (the folder holding its files); "
+            raise UserError(f"dataset {dataset!r} needs --dataroot (the folder holding its files); "
                              f"only 'scenes' has built-in data")
         return
     if not Path(dataroot).is_dir():
-        raise FileNotFoundError(f"dataroot {dataroot} does not exist or is not a folder")
+        raise MissingFileError(f"dataroot {dataroot} does not exist or is not a folder")
     validate_dataset(dataset, dataroot, "train")
 
 
@@ -62,7 +63,7 @@ class BatchStream:
                                           shuffle=shuffle, seed=self.seed, drop_last=True)
         self.steps_per_epoch = len(self.sampler) // self.batch_size
         if self.steps_per_epoch < 1:
-            raise ValueError(
+            raise UserError(
                 f"the training set has {len(dataset)} items, fewer than one batch of "
                 f"{self.batch_size} per process x {world_size} process(es); lower --batch-size")
 

@@ -20,6 +20,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ..models.layers import SynchronizedBatchNorm2d
+from ..errors import UserError
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def env_info() -> tuple[int, int, int]:
         return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
                 int(os.environ.get("LOCAL_RANK", 0)))
     except ValueError as err:
-        raise ValueError(f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {err}") from None
+        raise UserError(f"bad torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {err}") from None
 
 
 def setup(device: str | None = None) -> DistEnv:

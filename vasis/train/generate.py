@@ -22,6 +22,7 @@ from ..labels import DONTCARE_ID, label_space
 from ..presets import build_generator
 from .checkpoint import resolve_checkpoint
 from .trainer import RunSettings
+from ..errors import UserError, MissingFileError, ExistsError
 
 
 def load_generator(checkpoint, device="cpu", use_ema: bool = True):
@@ -50,7 +51,7 @@ def _label_folder(folder: Path, preset: str, size):
     lut = raw_label_table(preset if preset in ("ade20k", "cityscapes") else "custom", space)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith("."))
     if not files:
-        raise FileNotFoundError(f"no label PNGs in {folder}")
+        raise MissingFileError(f"no label PNGs in {folder}")
     problems = []
     for p in files:
         try:
@@ -66,7 +67,7 @@ def _label_folder(folder: Path, preset: str, size):
             continue
         yield p.stem, torch.from_numpy(lut[raw]), None
     if problems:
-        raise ValueError("label maps not usable:\n  " + "\n  ".join(problems))
+        raise UserError("label maps not usable:\n  " + "\n  ".join(problems))
 
 
 def _dataset_items(dataset, dataroot, split, size, limit):
@@ -85,11 +86,11 @@ def generate(checkpoint, out, *, labels=None, dataset=None, dataroot=None, split
              device: str = "cpu", use_ema: bool = True) -> list[Path]:
     """Write ``samples`` images per label map; returns the image paths."""
     if samples < 1:
-        raise ValueError("samples must be >= 1")
+        raise UserError("samples must be >= 1")
     g, settings, preset, size = load_generator(checkpoint, device, use_ema)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output folder {out} is not empty; choose another --out")
+        raise ExistsError(f"output folder {out} is not empty; choose another --out")
     if labels is not None:
         items = list(_label_folder(Path(labels), preset, size))
     else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from ..errors import UserError
 
 SPADE_FAMILY = ("spade", "clade", "clade-icpe", "va-spade", "va-clade")
 OASIS_FAMILY = ("oasis", "va-oasis")
@@ -43,14 +44,14 @@ class TrainRecipe:
 
     def __post_init__(self):
         if self.family not in ("spade", "oasis"):
-            raise ValueError(f"family must be 'spade' or 'oasis', got {self.family!r}")
+            raise UserError(f"family must be 'spade' or 'oasis', got {self.family!r}")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise UserError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.niter < 0 or self.niter_decay < 0 or self.niter + self.niter_decay < 1:
-            raise ValueError(f"need niter >= 0, niter_decay >= 0 and at least one epoch; got "
+            raise UserError(f"need niter >= 0, niter_decay >= 0 and at least one epoch; got "
                              f"niter={self.niter}, niter_decay={self.niter_decay}")
         if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise UserError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
     @property
     def epochs(self) -> int:
@@ -70,7 +71,7 @@ class TrainRecipe:
     def with_epochs(self, epochs: int) -> "TrainRecipe":
         """``epochs`` in all, split between constant and decaying lr in the recipe's proportion."""
         if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
+            raise UserError(f"epochs must be >= 1, got {epochs}")
         if self.niter_decay == 0:
             return replace(self, niter=epochs)
         niter = int(math.floor(epochs * self.niter / self.epochs + 0.5))
@@ -112,9 +113,9 @@ def recipe(model: str, dataset: str, **overrides) -> TrainRecipe:
                                4e-4, 0.0, 0.999, niter=_OASIS_EPOCHS.get(dataset, 200),
                                ema_decay=0.999 if city else 0.9999, use_vgg=False)
     else:
-        raise ValueError(f"unknown model {model!r}; choose one of "
+        raise UserError(f"unknown model {model!r}; choose one of "
                          f"{sorted(SPADE_FAMILY + OASIS_FAMILY)}")
     try:
         return replace(base, **overrides)
     except TypeError as err:
-        raise ValueError(f"bad recipe option: {err}") from None
+        raise UserError(f"bad recipe option: {err}") from None

@@ -33,6 +33,7 @@ from .ema import new_ema, refreshed_copy
 from .loop import NonFiniteLossError, StepContext, iteration, model_inputs
 from .monitor import RunLog, sample_grid, variation_metrics
 from .recipes import TrainRecipe, recipe as make_recipe
+from ..errors import UserError, MissingFileError, ExistsError
 
 # Settings a resume may change; everything else comes from the checkpoint.
 RESUME_UPDATABLE = ("iters", "epochs", "ckpt_every", "log_every", "sample_every", "keep",
@@ -130,7 +131,7 @@ class Trainer:
         self.space = self.dataset.space
         preset = self.space.name  # custom folders train in their label space's preset
         if preset not in DATASETS:
-            raise ValueError(f"no model preset for label space {preset!r}")
+            raise UserError(f"no model preset for label space {preset!r}")
         h, w = tuple(s.size) if s.size is not None else (DATASETS[preset].height, DATASETS[preset].width)
         self.size = (h, w)
         workers = self.recipe.num_workers if s.num_workers is None else s.num_workers
@@ -176,7 +177,7 @@ class Trainer:
         self.step = self.epoch = self.batch = 0
         self.total_steps = s.iters if s.iters is not None else r.epochs * self.stream.steps_per_epoch
         if self.total_steps < 1:
-            raise ValueError(f"nothing to train: {self.total_steps} iterations")
+            raise UserError(f"nothing to train: {self.total_steps} iterations")
         self.last_checkpoint: Path | None = None
         self.last_losses: dict = {}
         if state is not None:
@@ -204,7 +205,7 @@ class Trainer:
         self.d_raw.load_state_dict(state["discriminator"])
         if self.ema is not None:
             if state.get("ema") is None:
-                raise ValueError("the checkpoint has no EMA generator but this recipe uses one")
+                raise UserError("the checkpoint has no EMA generator but this recipe uses one")
             self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -339,31 +340,31 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
         state = None
         if resume:
             if not run_dir.is_dir():
-                raise FileNotFoundError(f"--resume: run folder {run_dir} does not exist")
+                raise MissingFileError(f"--resume: run folder {run_dir} does not exist")
             _, state = ckpt_io.load_latest(run_dir)
             saved = RunSettings.from_dict(state["run"])
             if settings is not None:
                 for key in ("model", "dataset"):
                     if getattr(settings, key) != getattr(saved, key):
-                        raise ValueError(f"--resume: the run in {run_dir} trains {key} "
+                        raise UserError(f"--resume: the run in {run_dir} trains {key} "
                                          f"{getattr(saved, key)!r}, not {getattr(settings, key)!r}")
             bad = sorted(set(updates or {}) - set(RESUME_UPDATABLE))
             if bad:
-                raise ValueError(f"--resume cannot change {bad}; only {list(RESUME_UPDATABLE)}")
+                raise UserError(f"--resume cannot change {bad}; only {list(RESUME_UPDATABLE)}")
             settings = replace(saved, **{k: v for k, v in (updates or {}).items() if v is not None})
         else:
             if settings is None:
-                raise ValueError("train() needs settings for a new run")
+                raise UserError("train() needs settings for a new run")
             if updates:
                 settings = replace(settings, **updates)
             if _is_nonempty_dir(run_dir):
-                raise FileExistsError(f"run folder {run_dir} already exists; pass --resume to "
+                raise ExistsError(f"run folder {run_dir} already exists; pass --resume to "
                                       f"continue it or choose another --out")
         for name in ("ckpt_every", "log_every"):
             if getattr(settings, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
+                raise UserError(f"{name} must be >= 1")
         if settings.iters is not None and settings.iters < 1:
-            raise ValueError("iters must be >= 1")
+            raise UserError("iters must be >= 1")
         check_data(settings.dataset, settings.dataroot)
         trainer = Trainer(settings, run_dir, env, state)   # builds everything, writes nothing
         barrier(env)
