@@ -525,11 +525,10 @@ def kernel_findings(kernel: pd.DataFrame) -> list[str]:
         if len(r):
             excess = float((r.near - r.area).mean())
             out.append(
-                f"* {SWAPS[s].capitalize()}: the mean share of the squared difference near the "
-                f"boundary/border exceeds the area share there by {_fmt(excess)}"
-                + (": the change is concentrated at boundaries and borders." if excess > 0.05
-                   else ": not concentrated there (the first blocks run at 4x4 to 8x8, where "
-                        "every pixel is near a boundary, and upsampling spreads the change)."))
+                f"* {SWAPS[s].capitalize()}: mean of (share of the squared difference near the "
+                f"boundary/border - share of the area there) = {_fmt(excess)}: "
+                + ("the change is concentrated at boundaries and borders." if excess > 0.05
+                   else "the change is not concentrated there."))
     return out
 
 

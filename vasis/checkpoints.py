@@ -351,6 +351,10 @@ def load_official(path_or_state_dict, model: str, dataset: str, **overrides) -> 
     (a ``mul_*`` VA-SPADE checkpoint lacks the offset tables and is refused as missing keys).
     Old spectral-norm checkpoints without ``weight_v`` (torch < 1.0) are not converted.
 
+    Kernel switches: an official ``--kernel 1`` (VASIS) checkpoint needs ``block_kernel_size=1``
+    and ``--kernel_norm 1`` needs ``kernel_size=1``; the keys are the same, only the conv shapes
+    differ, and a mismatch names the override (docs/switches.md).
+
     The generator is returned in eval mode, as the official test scripts run it (running BN
     statistics; the VASIS noise is still drawn each forward).
     """
