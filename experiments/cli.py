@@ -20,7 +20,7 @@ EPILOG = """\
 checkpoints/step_*.pt) or an official generator checkpoint (latest_net_G.pth, *_G.pth,
 *_EMA.pth), loaded with vasis.load_official on --dataset. Rows without a checkpoint are
 trained briefly on --dataset (default: the built-in scenes) into --runs. table1 takes
-MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1, spade:conv-k1 (blocks),
+MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1, spade:conv-k1-blocks,
 clade:reflect, clade:conv-k1; MODEL or MODEL:original for the original).
 
 FID needs pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth in the torch hub

@@ -7,7 +7,7 @@ Two readings, labelled in the table:
   ``block_kernel_size=1`` (the official ``--kernel 1``: the residual blocks' ``conv_0`` /
   ``conv_1``). For SPADE, conv-k1 also sets ``kernel_size=1`` (``--kernel_norm 1``, the norm
   convs), which is most likely what the official SPADE run used; the extra SPADE row
-  ``conv-k1 (blocks)`` is ``block_kernel_size=1`` alone. CLADE's norm has no conv, so its
+  ``conv-k1-blocks`` is ``block_kernel_size=1`` alone. CLADE's norm has no conv, so its
   conv-k1 is ``block_kernel_size=1`` alone.
 * **surgery** - the trained original modified without retraining
   (:func:`analysis.surgery.swap_padding`, :func:`~analysis.surgery.swap_norm_kernel` and
@@ -38,7 +38,7 @@ METRICS = ["FID-t", "mIoU", "Acc", "ICV-one"]
 RETRAINED = {
     "spade": {"reflect": {"padding": "reflect"},
               "conv-k1": {"block_kernel_size": 1, "kernel_size": 1},
-              "conv-k1 (blocks)": {"block_kernel_size": 1}},
+              "conv-k1-blocks": {"block_kernel_size": 1}},
     "clade": {"reflect": {"padding": "reflect"},
               "conv-k1": {"block_kernel_size": 1}},
 }
@@ -127,7 +127,7 @@ def run(ctx: Context, args) -> dict:
         "**retrained**: the paper's protocol, one model trained per row with the switch "
         "(`padding='reflect'`; conv-k1 = `block_kernel_size=1`, the official `--kernel 1` of the "
         "residual blocks' conv_0/conv_1). For SPADE, conv-k1 also sets `kernel_size=1` "
-        "(`--kernel_norm 1`), which the official SPADE run most likely used; `conv-k1 (blocks)` "
+        "(`--kernel_norm 1`), which the official SPADE run most likely used; `conv-k1-blocks` "
         "is `block_kernel_size=1` alone. **surgery**: the trained original changed without "
         "retraining (`analysis.surgery`, mode `sum`): reflect = `swap_padding`, norm-k1 = "
         "`swap_norm_kernel`, block-k1 = `swap_block_kernel`, conv-k1 = both kernel swaps. CLADE's "

@@ -49,7 +49,7 @@ def test_table1_retrained_and_surgery_readings(tmp_path, shared):
     r = run_experiment("table1", tmp_path, shared, "--checkpoint", f"spade={shared['spade']}")
     df = cells(tmp_path, "table1")
     assert set(df.model) == {"spade"}  # quick: SPADE only
-    retrained = {"retrained:reflect", "retrained:conv-k1", "retrained:conv-k1 (blocks)"}
+    retrained = {"retrained:reflect", "retrained:conv-k1", "retrained:conv-k1-blocks"}
     surgery = {"surgery:reflect", "surgery:norm-k1", "surgery:block-k1", "surgery:conv-k1"}
     assert set(df.setting) == {"original"} | retrained | surgery
     fid = df[df.metric == "FID-t"].value
