@@ -1,6 +1,7 @@
 """analysis: the probing toolkit of vasis-suite (issue 3).
 
-* :mod:`analysis.surgery` - copies of a generator with another padding / norm kernel size;
+* :mod:`analysis.surgery` - copies of a generator with another padding / norm or residual
+  kernel size;
 * :mod:`analysis.layouts` - synthetic label maps (one class, two classes, boxes, series);
 * :mod:`analysis.recorder` - per-block feature statistics (:func:`probe`, :class:`FeatureRecorder`);
 * :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition,
@@ -17,13 +18,13 @@ from .metrics import (IntraClassVariation, boundary_anchors, class_variation,
                       pattern_repetition, resize_labels, sample_std, variation_profile,
                       variation_ratio)
 from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
-from .surgery import clone_module, swap_norm_kernel, swap_padding
+from .surgery import clone_module, swap_block_kernel, swap_norm_kernel, swap_padding
 
 __all__ = [
     "layouts", "metrics", "recorder", "surgery",
     "one_class", "two_class", "box", "boundary_series", "box_series", "stack", "resolve_class",
     "FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS",
-    "swap_padding", "swap_norm_kernel", "clone_module",
+    "swap_padding", "swap_norm_kernel", "swap_block_kernel", "clone_module",
     "intra_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
     "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
     "pattern_repetition", "boundary_anchors", "resize_labels", "IntraClassVariation",

@@ -5,7 +5,9 @@ its BatchNorm statistics are settled with :func:`analysis.recorder.calibrate` on
 scenes, and four copies are made by model surgery - zero vs reflect padding
 (:func:`analysis.surgery.swap_padding`) x 3x3 vs 1x1 norm convs
 (:func:`analysis.surgery.swap_norm_kernel`, ``mode='sum'``) - so every setting of a model runs with
-the *same* weights and BN statistics. Each copy generates a one-class and a two-class layout
+the *same* weights and BN statistics. Two more copies per model swap the residual blocks' 3x3
+convs for 1x1 (:func:`analysis.surgery.swap_block_kernel`, ``mode='sum'``, zero and reflect
+padding) for the kernel-effect table. Each copy generates a one-class and a two-class layout
 ``samples`` times; the feature recorder gives the per-block statistics, and the variation metrics
 of ``docs/metrics.md`` (boundary-distance profiles, intra/inter-class variation, pattern repetition)
 are computed on the kept features and generated images.
@@ -41,7 +43,7 @@ from vasis.atomic import atomic_write_bytes, atomic_write_text
 from . import layouts as L
 from . import metrics as M
 from .recorder import FeatureRecorder, calibrate
-from .surgery import swap_norm_kernel, swap_padding
+from .surgery import swap_block_kernel, swap_norm_kernel, swap_padding
 from vasis.errors import UserError
 
 __all__ = ["MODELS", "SETTINGS", "BASELINES", "VA_MODELS", "JobConfig", "parse_size",
@@ -300,8 +302,9 @@ def _run_job(cfg: JobConfig) -> dict:
         series = L.boundary_series(*two_cls, SERIES, orientation="vertical", dataset=gen)
         layouts_by_name["series"] = series
         sky = L.resolve_class(two_cls[0], gen)
-        kept = {}
+        kept, copies = {}, {}
         for (pad, k), g in settings_of(gen):
+            copies[(pad, k)] = g
             bar.set_postfix_str(f"{model} {pad} k{k}") if hasattr(bar, "set_postfix_str") else None
             base = dict(model=model, padding=pad, kernel=k)
             for lname, lab in lays.items():
@@ -322,9 +325,15 @@ def _run_job(cfg: JobConfig) -> dict:
                     variation.append(row)
             bar.update(1)
         for pad in ("zero", "reflect"):
-            for lname in lays:
+            # The residual-conv swap of the 3x3-norm copy: same weights, BN statistics, noise.
+            block1 = swap_block_kernel(copies[(pad, 3)], 1)
+            for lname, lab in lays.items():
+                base = dict(model=model, padding=pad, layout=lname)
                 kernel_rows += _kernel_effect(kept[(pad, 3, lname)], kept[(pad, 1, lname)],
-                                              dict(model=model, padding=pad, layout=lname))
+                                              dict(base, swap="norm"))
+                kernel_rows += _kernel_effect(kept[(pad, 3, lname)],
+                                              record(block1, lab, cfg.samples, cfg.seed),
+                                              dict(base, swap="block"))
     bar.close()
     kernel = pd.DataFrame(kernel_rows)
 
@@ -448,18 +457,78 @@ def _kernel_effect(r3: Recording, r1: Recording, base: dict) -> list[dict]:
     return rows
 
 
+SWAPS = {"norm": "norm convs", "block": "residual convs"}
+CLADE_TYPE = ("clade", "clade-icpe", "va-clade")  # norms without convs
+
+
 def _kernel_table(kernel: pd.DataFrame) -> pd.DataFrame:
     k = kernel[kernel.block_index <= 3].copy()
     k["where"] = k.layout + " " + k.padding
-    t = k.pivot_table(index=["model", "where"], columns="block_index", values=["diff", "near"], dropna=False,
+    k["swapped"] = k.swap.map(SWAPS)
+    idx = ["model", "swapped", "where"]
+    t = k.pivot_table(index=idx, columns="block_index", values=["diff", "near"], dropna=False,
                       sort=False)
-    out = pd.DataFrame({"model": [i[0] for i in t.index], "layout, padding": [i[1] for i in t.index]})
+    out = pd.DataFrame({"model": [i[0] for i in t.index], "3x3 -> 1x1": [i[1] for i in t.index],
+                        "layout, padding": [i[2] for i in t.index]})
     for bi in sorted(k.block_index.unique()):
         name = "fc" if bi == 0 else f"b{bi}"
-        area = k[k.block_index == bi].groupby(["model", "where"], sort=False)["area"].first()
+        area = k[k.block_index == bi].groupby(idx, sort=False)["area"].first()
         out[f"{name} diff"] = t[("diff", bi)].values
         out[f"{name} near/area"] = [f"{n:.2f}/{a:.2f}" if np.isfinite(n) else "-"
                                     for n, a in zip(t[("near", bi)].values, area.values)]
+    return out
+
+
+def kernel_findings(kernel: pd.DataFrame) -> list[str]:
+    """What the two kernel swaps do, stated from the measured ``kernel_effect`` rows (residual
+    blocks b1-b3, where the swaps first act; fc is a stem conv neither swap touches)."""
+    res = kernel[(kernel.block_index >= 1) & (kernel.block_index <= 3)]
+    if res.empty:
+        return []
+    out = []
+    top = res[res.swap == "block"].sort_values("diff").iloc[-1]
+    out.append(f"* Residual-conv swap, all models, layouts and paddings: median `diff` "
+               f"{_fmt(float(res[res.swap == 'block']['diff'].median()))} (largest: "
+               f"{_fmt(float(top['diff']))}, {top.model} {top.layout} {top.padding} {top.block}).")
+    spade = res[~res.model.isin(CLADE_TYPE)]
+    if len(spade):
+        med = {s: float(spade[spade.swap == s]["diff"].median()) for s in SWAPS}
+        ratio = med["block"] / med["norm"] if med["norm"] > 0 else math.inf
+        out.append(
+            f"* Models with norm convs ({', '.join(sorted(set(spade.model)))}): median `diff` "
+            f"of the residual swap {_fmt(med['block'])}, of the norm swap {_fmt(med['norm'])}: "
+            + (f"the residual kernel changes the features {ratio:.3g} times as much as the "
+               f"norm kernel." if math.isfinite(ratio) and ratio >= 1 else
+               f"the norm kernel changes them more (ratio {ratio:.3g})." if math.isfinite(ratio)
+               else "the norm swap changes nothing."))
+    clade = res[res.model.isin(CLADE_TYPE)]
+    if len(clade):
+        n, b = clade[clade.swap == "norm"]["diff"], clade[clade.swap == "block"]["diff"]
+        out.append(
+            f"* CLADE-type models ({', '.join(sorted(set(clade.model)))}): norm swap max "
+            f"`diff` {_fmt(float(n.max()))}, residual swap median {_fmt(float(b.median()))}: "
+            + ("the residual convs are what a conv-k1 CLADE changes."
+               if float(n.max()) == 0 and float(b.median()) > 0 else
+               "as measured (expected: 0 for the norm swap)."))
+    flat = res[(res.swap == "block") & (res.padding == "reflect") & (res.layout == "one-class")
+               & res.model.isin(BASELINES)]
+    if len(flat):
+        v = float(flat["diff"].max())
+        out.append(
+            f"* Baselines ({', '.join(sorted(set(flat.model)))}), reflect padding, one class: "
+            f"residual swap max `diff` {_fmt(v)}"
+            + (" - a uniform class stays what it was: every block's input is constant there, "
+               "and the tap sum keeps a conv's response to a constant input."
+               if v < FLAT else " - not zero, although the inputs are uniform (look into it)."))
+    for s in SWAPS:
+        r = res[(res.swap == s) & (res["diff"] > 0)].dropna(subset=["near"])
+        if len(r):
+            excess = float((r.near - r.area).mean())
+            out.append(
+                f"* {SWAPS[s].capitalize()}: mean of (share of the squared difference near the "
+                f"boundary/border - share of the area there) = {_fmt(excess)}: "
+                + ("the change is concentrated at boundaries and borders." if excess > 0.05
+                   else "the change is not concentrated there."))
     return out
 
 
@@ -524,7 +593,9 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         f"model by surgery - padding zero/reflect x norm-conv kernel 3/1 (`swap_norm_kernel`, "
         f"mode `sum`: identical output inside uniform regions) - share every weight and BN "
         f"statistic: differences between settings come only from what the convs see across "
-        f"the image border and across class boundaries.",
+        f"the image border and across class boundaries. Two more copies (zero/reflect) swap "
+        f"the residual blocks' 3x3 convs for 1x1 the same way (`swap_block_kernel`; kernel "
+        f"section only).",
         "",
         f"Layouts: one-class = all `{default_classes(cfg.dataset, 'one-class')[0]}`; two-class "
         f"= `{'` above `'.join(default_classes(cfg.dataset, 'two-class'))}` (horizontal "
@@ -601,21 +672,20 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "",
         md_table(nb[["model", "block", "size", "variance_within", "area_within", "edge_shift"]]),
         "",
-        "## 3x3 vs 1x1 norm convs: what the kernel changes",
+        "## 3x3 vs 1x1 convs: what the norm and the residual kernels change",
         "",
-        "`diff` = rms(features with 3x3 norm convs - features with 1x1) / rms(3x3 features), "
-        "same weights and noise (seeded), first sample; `near` = share of the squared "
-        "difference within 1/8 of the map of the class boundary (two-class; one-class: of the "
-        "image edge), `area` = share of the area there. The untrained presets' norm convs "
-        "start with small weights (the official init, std 0.02), so the modulation - and "
-        "with it what the kernel size changes - is small next to the residual path (`diff` "
-        "~1e-4): the per-block std tables above agree to three digits for k3 and k1 (in the "
-        "plots the k1 line covers the k3 line). The difference is not concentrated at the "
-        "boundary/border either (`near` is close to `area`): the first blocks run at 4x4 to "
-        "8x8, where every pixel is near a boundary, and upsampling spreads what they make. "
-        "So in these untrained models the padding, not the norm-conv kernel, decides whether "
-        "a uniform class varies. CLADE-type norms (clade, clade-icpe, va-clade) have no norm "
-        "convs: 0 by construction.",
+        "Two surgery swaps of every model (mode `sum`: identical output where a conv's input "
+        "is constant): the conditional norms' convs (`swap_norm_kernel`, the official "
+        "`--kernel_norm`) and the residual blocks' conv_0/conv_1 (`swap_block_kernel`, the "
+        "official `--kernel`; docs/switches.md). `diff` = rms(features with 3x3 - features "
+        "with 1x1) / rms(3x3 features), same weights, BN statistics and noise (seeded), first "
+        "sample; `near` = share of the squared difference within 1/8 of the map of the class "
+        "boundary (two-class; one-class: of the image edge), `area` = share of the area there. "
+        "The untrained presets' norm convs start with small weights (the official init, std "
+        "0.02), so what the norm kernel changes is small next to the residual path; "
+        "CLADE-type norms have no convs. Measured:",
+        "",
+        *kernel_findings(kernel),
         "",
         md_table(_kernel_table(kernel)),
         "",
@@ -652,7 +722,9 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "rel_sample;",
         "* `profiles.csv`: `variation_profile` of every block (one-class: distance to the image "
         "edge; two-class: distance to the class boundary);",
-        "* `variation.csv`: the image metrics above; `claims.csv`: the claims table.",
+        "* `variation.csv`: the image metrics above; `claims.csv`: the claims table;",
+        "* `kernel_effect.csv`: per model, swap (norm / block), padding, layout and block: "
+        "diff, near, area of the kernel table;",
     ]
     if trained is not None:
         lines += [

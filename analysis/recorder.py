@@ -347,7 +347,8 @@ def probe(gen: nn.Module, layouts, samples: int = 4, *, model: str | None = None
     the noise reproducible; each layout starts from the same seed. See
     :class:`FeatureRecorder` and :meth:`FeatureRecorder.run` for the rest.
 
-    Columns: model, dataset, layout, padding, kernel, samples, block, kind, statistic, class,
+    Columns: model, dataset, layout, padding, kernel (norm convs), block_kernel (residual
+    convs), samples, block, kind, statistic, class,
     class_name, channel, value. Statistics: :data:`STATISTICS` (``spatial_std_channel`` only
     with ``per_channel``; ``sample_std``/``class_sample_std`` only with ``samples >= 2``).
     """
@@ -360,6 +361,7 @@ def probe(gen: nn.Module, layouts, samples: int = 4, *, model: str | None = None
             rec.run(lay, samples, batch_size=batch_size, bn=bn, seed=seed, **forward_kwargs)
             df = rec.statistics(per_channel=per_channel)
             df.insert(0, "samples", samples)
+            df.insert(0, "block_kernel", getattr(cfg, "block_kernel_size", None))
             df.insert(0, "kernel", cfg.norm.kernel_size if cfg is not None else None)
             df.insert(0, "padding", cfg.padding if cfg is not None else None)
             df.insert(0, "layout", name)

@@ -1,13 +1,15 @@
-"""Model surgery: copies of a generator with another padding or another norm-conv kernel size.
+"""Model surgery: copies of a generator with another padding, norm-conv or residual-conv kernel.
 
 Both functions return a modified **deep copy** and never touch the generator they are given.
 The copy's ``cfg`` (a frozen :class:`vasis.config.GeneratorConfig`) is replaced with
 ``dataclasses.replace`` so that ``copy.cfg`` describes what the copy now is, and the copy has the
 same structure (and state-dict keys) as ``build_generator`` would give for that config.
 
-The two probes answer the question of VASIS section 3: does class-level mode collapse come
-from what a conv sees *across a border* (padding) or *across a class boundary* (the 3x3 convs
-inside the conditional norms)?
+The probes answer the question of VASIS section 3: does class-level mode collapse come from
+what a conv sees *across a border* (padding) or *across a class boundary* (the 3x3 convs inside
+the conditional norms, :func:`swap_norm_kernel`, and of the residual blocks,
+:func:`swap_block_kernel`: the official VASIS ``--kernel_norm`` and ``--kernel``; see
+``docs/switches.md``)?
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ import torch
 import torch.nn as nn
 
 from vasis.models.blocks import ConditionalResBlock
+from vasis.models.layers import conv2d
 from vasis.models.norms import ConditionalNorm
 from vasis.errors import UserError
 
-__all__ = ["swap_padding", "swap_norm_kernel", "padded_convs", "norm_convs", "clone_module"]
+__all__ = ["swap_padding", "swap_norm_kernel", "swap_block_kernel", "padded_convs", "norm_convs",
+           "block_convs", "clone_module"]
 
 _TORCH_MODE = {"zero": "zeros", "reflect": "reflect"}
 
@@ -148,18 +152,32 @@ def _new_conv(old: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
     return conv
 
 
-def _convert(conv: nn.Conv2d, to: int, mode: str) -> nn.Conv2d:
-    k = conv.kernel_size[0]
+def _resized_kernel(w: torch.Tensor, to: int, mode: str) -> torch.Tensor:
+    """A (out, in, k, k) weight as a (out, in, to, to) one: 3x3 -> 1x1 by the sum of the taps
+    (``mode='sum'``) or the centre tap (``'center'``); 1x1 -> 3x3 as the centre tap, zeros
+    around. Linear in ``w``, so it commutes with a spectral norm's division by sigma."""
+    k = w.shape[-1]
     if k == to:
-        return conv
-    w = _effective_weight(conv)
+        return w.clone()
     if to == 1:
-        w = w.sum((2, 3), keepdim=True) if mode == "sum" else w[:, :, k // 2:k // 2 + 1, k // 2:k // 2 + 1]
-    else:
-        big = w.new_zeros(w.shape[0], w.shape[1], to, to)
-        big[:, :, to // 2, to // 2] = w[:, :, 0, 0]
-        w = big
-    return _new_conv(conv, w.clone())
+        c = k // 2
+        return w.sum((2, 3), keepdim=True) if mode == "sum" else w[:, :, c:c + 1, c:c + 1].clone()
+    big = w.new_zeros(w.shape[0], w.shape[1], to, to)
+    big[:, :, to // 2, to // 2] = w[:, :, 0, 0]
+    return big
+
+
+def _check_kernel_args(to, mode) -> None:
+    if to not in (1, 3):
+        raise UserError(f"kernel size must be 1 or 3, got {to!r}")
+    if mode not in ("sum", "center"):
+        raise UserError(f"mode must be 'sum' or 'center', got {mode!r}")
+
+
+def _convert(conv: nn.Conv2d, to: int, mode: str) -> nn.Conv2d:
+    if conv.kernel_size[0] == to:
+        return conv
+    return _new_conv(conv, _resized_kernel(_effective_weight(conv), to, mode))
 
 
 def swap_norm_kernel(gen: nn.Module, to: int = 1, mode: str = "sum") -> nn.Module:
@@ -190,10 +208,7 @@ def swap_norm_kernel(gen: nn.Module, to: int = 1, mode: str = "sum") -> nn.Modul
     computes what the original computed in eval mode. The new convs keep the bias and padding
     mode. The copy's ``cfg.norm.kernel_size`` (and every norm's ``cfg``) reports ``to``.
     """
-    if to not in (1, 3):
-        raise UserError(f"kernel size must be 1 or 3, got {to!r}")
-    if mode not in ("sum", "center"):
-        raise UserError(f"mode must be 'sum' or 'center', got {mode!r}")
+    _check_kernel_args(to, mode)
     new = clone_module(gen)
     for norm in new.modules():
         if isinstance(norm, ConditionalNorm) and norm.cfg.modulation == "spade":
@@ -212,3 +227,88 @@ def _update_norm_cfgs(gen: nn.Module, norm_cfg) -> None:
     for module in gen.modules():
         if isinstance(module, ConditionalNorm):
             module.cfg = norm_cfg
+
+
+def block_convs(gen: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """(name, conv) of the residual blocks' ``conv_0`` / ``conv_1`` (not the 1x1 ``conv_s``)."""
+    out = []
+    for name, block in gen.named_modules():
+        if isinstance(block, ConditionalResBlock):
+            out += [(f"{name}.conv_0", block.conv_0), (f"{name}.conv_1", block.conv_1)]
+    return out
+
+
+def _block_conv(conv: nn.Conv2d, to: int, mode: str, valid: bool) -> nn.Conv2d:
+    """``conv`` as a ``to`` x ``to`` conv built like the generator builds it (same spectral
+    norm, padding mode, bias) and computing the resized effective weight in eval mode."""
+    if conv.kernel_size[0] == to:
+        return conv
+    spectral = hasattr(conv, "weight_orig")
+    new = conv2d(conv.in_channels, conv.out_channels, to, bias=conv.bias is not None,
+                 padding="reflect" if conv.padding_mode == "reflect" else "zero",
+                 spectral=spectral)
+    if valid:  # VA-OASIS: valid convs, the block pads their output
+        new.padding = (0, 0)
+    ref = conv.weight_orig if spectral else conv.weight
+    new = new.to(device=ref.device, dtype=ref.dtype)
+    with torch.no_grad():
+        if conv.bias is not None:
+            new.bias.copy_(conv.bias)
+        if not spectral:
+            new.weight.copy_(_resized_kernel(conv.weight, to, mode))
+        else:
+            # Eval-mode spectral norm divides weight_orig by sigma = u . (W v) with the stored
+            # u, v. The raw weight is resized (linear, so W/sigma is resized alike) and v is
+            # chosen so that the new u . (W' v') is the old sigma: the copy computes exactly
+            # the resized effective weight. u is refined by a few power iterations on W' so a
+            # later train-mode pass starts near W''s own largest singular vector.
+            w = _resized_kernel(conv.weight_orig, to, mode)
+            u, v = conv.weight_u, conv.weight_v
+            sigma = torch.dot(u, conv.weight_orig.reshape(w.shape[0], -1) @ v)
+            mat = w.reshape(w.shape[0], -1)
+            for _ in range(8):
+                u = nn.functional.normalize(mat @ nn.functional.normalize(mat.t() @ u, dim=0),
+                                            dim=0)
+            wt_u = mat.t() @ u
+            new.weight_orig.copy_(w)
+            new.weight_u.copy_(u)
+            new.weight_v.copy_(wt_u * (sigma / wt_u.dot(wt_u)))
+    new.train(conv.training)
+    return new
+
+
+def swap_block_kernel(gen: nn.Module, to: int = 1, mode: str = "sum") -> nn.Module:
+    """A deep copy of ``gen`` whose residual blocks' ``conv_0`` / ``conv_1`` have kernel ``to``.
+
+    The surgery twin of :func:`swap_norm_kernel` for the official VASIS ``--kernel`` switch
+    (``GeneratorConfig.block_kernel_size``): the copy has the structure, state-dict keys and
+    shapes and the ``cfg`` of ``build_generator(..., block_kernel_size=to)`` (spectral norm
+    included), so it can be saved, reloaded or trained further like a built model. The stem
+    (``fc``), ``conv_img``, the 1x1 shortcut ``conv_s`` and the norms are not touched; this is
+    the only kernel swap that changes CLADE-type models, whose norms have no convs.
+
+    The weights follow the same rules as :func:`swap_norm_kernel` (one shared helper):
+    3x3 -> 1x1 ``mode='sum'`` (default) keeps the response wherever the block conv's input is
+    spatially constant (a uniform class far from boundaries and borders, e.g. every block of a
+    baseline under reflect padding on one class), so the copy differs only by what the 3x3
+    convs saw across class boundaries and the image border; ``mode='center'`` keeps the centre
+    tap, which also rescales the response in uniform regions. 1x1 -> 3x3 puts the 1x1 weight
+    at the centre tap, zeros around: exact everywhere, ``mode`` ignored.
+
+    The copy computes exactly that resized *effective* weight (W / sigma) in eval mode, with
+    the generator's stored spectral-norm vectors (see :func:`_block_conv`). In train mode the
+    spectral norm re-normalises the new weight by its own largest singular value, as in any
+    model built with ``block_kernel_size=to``. A 1x1 conv pads nothing, so the copy of a
+    reflect-padded model (the VA presets) is ``padding='reflect'`` with 1x1 block convs, a
+    combination the official code refuses but the suite builds (docs/switches.md).
+    """
+    _check_kernel_args(to, mode)
+    new = clone_module(gen)
+    for block in new.modules():
+        if isinstance(block, ConditionalResBlock):
+            block.conv_0 = _block_conv(block.conv_0, to, mode, block.pad_after_conv)
+            block.conv_1 = _block_conv(block.conv_1, to, mode, block.pad_after_conv)
+    cfg = getattr(new, "cfg", None)
+    if cfg is not None:
+        new.cfg = replace(cfg, block_kernel_size=to)
+    return new

@@ -19,7 +19,9 @@ EPILOG = """\
 'va-spade:noise', 'va-clade:plus', ... PATH is a suite training run (folder or
 checkpoints/step_*.pt) or an official generator checkpoint (latest_net_G.pth, *_G.pth,
 *_EMA.pth), loaded with vasis.load_official on --dataset. Rows without a checkpoint are
-trained briefly on --dataset (default: the built-in scenes) into --runs.
+trained briefly on --dataset (default: the built-in scenes) into --runs. table1 takes
+MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1, spade:conv-k1-blocks,
+clade:reflect, clade:conv-k1; MODEL or MODEL:original for the original).
 
 FID needs pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth in the torch hub
 checkpoints folder, or --fid-weights); without them the FID cells read
@@ -65,12 +67,17 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from .common import context_from_args, fast_cpu
+    module = importlib.import_module(f"experiments.{args.name}")
+    check = getattr(module, "check_args", None)
+    if check is not None:
+        # A runner's own input checks run before the context creates --out; their UserError
+        # reaches vasis.cli (one line on stderr, exit 2).
+        check(args)
     try:
         ctx = context_from_args(args)
     except ValueError as err:
         print(f"error: {err}")
         return 2
-    module = importlib.import_module(f"experiments.{args.name}")
     start = time.perf_counter()
     try:
         with fast_cpu():

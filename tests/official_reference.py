@@ -39,6 +39,13 @@ class Official:
     num_up: int = 5            # 5 'normal', 6 'more' (SPADE family only)
     add_dist: bool = False     # CLADE-ICPE
     z_dim: int = 0             # OASIS 3D noise (0 = --no_3dnoise)
+    kernel: int = 3            # VASIS --kernel: the blocks' conv_0 / conv_1
+    kernel_norm: int = 3       # VASIS --kernel_norm: SPADE's norm convs (zero padding)
+
+    def __post_init__(self):
+        # VASIS architecture.py asserts --kernel 3 under --pad reflect (the VA runs).
+        if self.va and self.kernel != 3:
+            raise ValueError("the official reflect-padded block requires --kernel 3")
 
     @property
     def semantic_nc(self):
@@ -109,9 +116,9 @@ def official_spec(o: Official) -> "OrderedDict[str, tuple]":
         s[bn + ".num_batches_tracked"] = ()
         half = c // 2 if o.va else c
         if o.family in ("spade", "oasis"):
-            conv(p + ".mlp_shared.0", label, o.hidden, 3)
-            conv(p + ".mlp_gamma", o.hidden, c, 3)
-            conv(p + ".mlp_beta", o.hidden, c, 3)
+            conv(p + ".mlp_shared.0", label, o.hidden, o.kernel_norm)
+            conv(p + ".mlp_gamma", o.hidden, c, o.kernel_norm)
+            conv(p + ".mlp_beta", o.hidden, c, o.kernel_norm)
         elif o.family == "clade":
             s[p + ".class_specified_affine.weight"] = (o.table_nc, c)
             s[p + ".class_specified_affine.bias"] = (o.table_nc, c)
@@ -157,8 +164,8 @@ def official_spec(o: Official) -> "OrderedDict[str, tuple]":
         conv("fc" + seq, label, 16 * o.ngf, 3)
     for name, fin, fout, _, res in blocks:
         fm = min(fin, fout)
-        conv(name + ".conv_0", fin + add, fm, 3, sn=True)
-        conv(name + ".conv_1", fm + add, fout, 3, sn=True)
+        conv(name + ".conv_0", fin + add, fm, o.kernel, sn=True)
+        conv(name + ".conv_1", fm + add, fout, o.kernel, sn=True)
         if fin != fout:
             conv(name + ".conv_s", fin + add, fout, 1, bias=False, sn=True)
         norm(name + ".norm_0", fin, res)
@@ -265,6 +272,8 @@ def _sn(sd, p):
 
 
 def _conv(x, w, b, pad):
+    # The padding follows the kernel read from the state dict (k // 2: none for 1x1), as the
+    # official code pads 1 for its 3x3 and 0 for its --kernel 1 / --kernel_norm 1 convs.
     k = w.shape[-1]
     if pad == "zero":
         return F.conv2d(x, w, b, padding=k // 2)

@@ -53,6 +53,19 @@ ROWS_CORE = [
     ("probe-unknown-dataset", ["probe", "--model", "spade", "--dataset", "cityscape"], ["cityscape", "cityscapes"]),
     ("complexity-unknown-model", ["complexity", "--model", "nope"], ["nope", "spade"]),
     ("classes-unknown-dataset", ["classes", "--dataset", "nope"], ["nope", "cityscapes"]),
+    ("probe-block-kernel-2", ["probe", "--model", "clade", "--block-kernel", "2"], ["--block-kernel", "'2'", "3, 1"]),
+    ("experiment-table1-checkpoint-unknown-setting",
+     ["experiment", "table1", "--out", "{out}", "--checkpoint", "spade:conv-k2={missing}"],
+     ["spade:conv-k2", "conv-k1", "MODEL:SETTING=PATH"]),
+    ("experiment-table1-checkpoint-unknown-model",
+     ["experiment", "table1", "--out", "{out}", "--checkpoint", "oasis:reflect={missing}"],
+     ["oasis:reflect", "spade", "clade"]),
+    ("experiment-table1-checkpoint-no-path",
+     ["experiment", "table1", "--out", "{out}", "--checkpoint", "spade:reflect"],
+     ["spade:reflect", "MODEL:SETTING=PATH"]),
+    ("experiment-table1-checkpoint-missing-file",
+     ["experiment", "table1", "--out", "{out}", "--checkpoint", "clade:conv-k1={missing}"],
+     ["{missing}", "clade:conv-k1"]),
 ]
 
 # -- rows: train, generate, variation --------------------------------------------------------

@@ -98,6 +98,16 @@ def test_text_cli_and_overrides(capsys):
     assert "93.05 M" in out and "281.64 GMac" in out and "10.48 GMac" in out
 
 
+@pytest.mark.parametrize("argv,count", [
+    (["--model", "clade", "--block-kernel", "1"], 9_149_991),
+    (["--model", "spade", "--block-kernel", "1", "--kernel", "1"], 11_283_651),
+])
+def test_kernel_overrides_cli(capsys, argv, count):
+    # The official VASIS --kernel / --kernel_norm counts (docs/switches.md).
+    assert main(["complexity", *argv, "--dataset", "cityscapes", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["generator_params"] == count
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_meta_count_equals_real_count(model):
     """The shape-only count on the meta device is the count of a real forward (small preset)."""

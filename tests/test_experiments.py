@@ -45,20 +45,73 @@ def cells(out, name) -> pd.DataFrame:
     return pd.read_csv(out / f"{name}.csv")
 
 
-def test_table1_surgery_on_a_given_checkpoint(tmp_path, shared):
+def test_table1_retrained_and_surgery_readings(tmp_path, shared):
     r = run_experiment("table1", tmp_path, shared, "--checkpoint", f"spade={shared['spade']}")
     df = cells(tmp_path, "table1")
     assert set(df.model) == {"spade"}  # quick: SPADE only
-    assert set(df.setting) == {"original", "reflect", "conv-k1"}
+    retrained = {"retrained:reflect", "retrained:conv-k1", "retrained:conv-k1-blocks"}
+    surgery = {"surgery:reflect", "surgery:norm-k1", "surgery:block-k1", "surgery:conv-k1"}
+    assert set(df.setting) == {"original"} | retrained | surgery
     fid = df[df.metric == "FID-t"].value
-    assert len(fid) == 3 and all(v == f"n/a (weights missing: {shared['missing']})" for v in fid)
+    assert len(fid) == 8 and all(v == f"n/a (weights missing: {shared['missing']})" for v in fid)
     miou = df[df.metric == "mIoU"].value.astype(float)
     assert ((miou >= 0) & (miou <= 100)).all()
     md = (tmp_path / "table1.md").read_text()
-    assert "| spade | reflect |" in md and "n/a (weights missing" in md
-    assert r["computed"] == 3
-    # The given run was used, not a new training run.
-    assert not (shared["runs"] / "scenes-quick" / "spade").exists()
+    assert "| spade | retrained | reflect |" in md and "| spade | surgery | block-k1 |" in md
+    assert "n/a (weights missing" in md and "most likely" in md
+    assert r["computed"] == 8
+    # The given run is the original (and the surgery rows' start), not a new training run;
+    # each retrained row is a run of its own, trained with its switches.
+    quick = shared["runs"] / "scenes-quick"
+    assert not (quick / "spade").exists()
+    runs = {p.name for p in quick.iterdir() if p.name.startswith("spade-")}
+    assert len(runs) == 3
+    from vasis.train.generate import load_generator
+    cfgs = [load_generator(quick / n)[0].cfg for n in sorted(runs)]
+    assert sorted((c.padding, c.block_kernel_size, c.norm.kernel_size) for c in cfgs) == [
+        ("reflect", 3, 3), ("zero", 1, 1), ("zero", 1, 3)]
+
+
+def test_table1_rows_take_checkpoints(tmp_path, shared):
+    """MODEL:SETTING=PATH: an official --kernel 1 CLADE state dict is the retrained conv-k1
+    row; a checkpoint without the row's switch is refused."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_reference import official_spec, random_state_dict
+    from test_official_checkpoints import official_options
+    paths = {}
+    for kernel in (3, 1):
+        o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16, kernel=kernel)
+        paths[kernel] = tmp_path / f"k{kernel}_net_G.pth"
+        torch.save(random_state_dict(official_spec(o), seed=kernel), paths[kernel])
+    out = tmp_path / "out"
+    run_experiment("table1", out, shared, "--models", "clade",
+                   "--checkpoint", f"clade:original={paths[3]}",
+                   "--checkpoint", f"clade:conv-k1={paths[1]}")
+    df = cells(out, "table1")
+    assert set(df.setting) == {"original", "retrained:reflect", "retrained:conv-k1",
+                               "surgery:reflect", "surgery:block-k1"}
+    quick = shared["runs"] / "scenes-quick"
+    from vasis.train.generate import load_generator
+    cfgs = [load_generator(p)[0].cfg for p in quick.iterdir() if p.name.startswith("clade-")]
+    assert [(c.padding, c.block_kernel_size) for c in cfgs] == [("reflect", 3)]  # only reflect trained
+    # A model without the row's switch: the official layout says so (load_official), and so
+    # does a suite run's config.
+    for item, needle in ((f"clade:reflect={paths[3]}", "zero in the checkpoint, reflect here"),
+                         (f"spade:reflect={shared['spade']}",
+                          "row spade:reflect has {'padding': 'zero'}")):
+        model = item.split(":")[0]
+        argv = ["experiment", "table1", "--quick", "--out", str(tmp_path / "bad"), "--runs",
+                str(shared["runs"]), "--fid-weights", str(shared["missing"]), "--quiet",
+                "--models", model, "--checkpoint", f"{model}={paths[3] if model == 'clade' else shared['spade']}",
+                "--checkpoint", item]
+        import io
+        from contextlib import redirect_stdout
+        buf, args = io.StringIO(), build_parser().parse_args(argv)
+        with redirect_stdout(buf):
+            rc = args.func(args)
+        assert rc == 2 and needle in buf.getvalue(), buf.getvalue()
 
 
 @pytest.mark.parametrize("name,figures", [("fig1_fig3", ["fig1.png", "fig3.png"]),

@@ -42,3 +42,35 @@ def test_quick_main_job(tmp_path, capsys):
     stats = pd.read_csv(out / "block_stats.csv")
     assert {"model", "dataset", "layout", "padding", "kernel", "samples", "block", "kind",
             "statistic", "class", "class_name", "channel", "value"} <= set(stats.columns)
+
+    # The kernel table has both swaps for every model; CLADE changes only with the residual one.
+    k = pd.read_csv(out / "kernel_effect.csv")
+    assert set(k.swap) == {"norm", "block"}
+    assert set(k[k.swap == "block"].model) == {"spade", "clade", "va-clade"}
+    res = k[k.block_index >= 1]
+    clade = res[res.model == "clade"]
+    assert (clade[clade.swap == "norm"]["diff"] == 0).all()
+    assert (clade[(clade.swap == "block") & (clade.layout == "two-class")]["diff"] > 1e-2).all()
+    assert "residual convs" in report and "`swap_block_kernel`" in report
+
+
+def test_kernel_findings_follow_the_numbers():
+    from analysis.main_job import kernel_findings
+
+    def rows(block_diff, norm_diff):
+        out = []
+        for model in ("spade", "clade"):
+            for swap, d in (("block", block_diff), ("norm", norm_diff if model == "spade" else 0.0)):
+                for pad in ("zero", "reflect"):
+                    out.append(dict(model=model, swap=swap, padding=pad, layout="one-class",
+                                    block="head_0", block_index=1, size=4,
+                                    diff=0.0 if pad == "reflect" and swap == "block" else d,
+                                    near=0.5, area=0.5))
+        return pd.DataFrame(out)
+
+    text = "\n".join(kernel_findings(rows(0.5, 0.001)))
+    assert "250 times as much as the norm kernel" in text  # medians 0.25 (0.5 and 0) and 0.001
+    assert "residual convs are what a conv-k1 CLADE changes" in text
+    assert "a uniform class stays what it was" in text
+    text = "\n".join(kernel_findings(rows(0.001, 0.5)))
+    assert "the norm kernel changes them more" in text

@@ -38,12 +38,16 @@ def scenes_labels(n=2, seed=0, size=128):
     return coarse.repeat_interleave(size // 8, 1).repeat_interleave(size // 8, 2)
 
 
+@pytest.mark.parametrize("block_kernel", [3, 1])
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("model", MODELS)
-def test_every_preset_and_variant_runs_forward_and_backward(model, variant):
+def test_every_preset_and_variant_runs_forward_and_backward(model, variant, block_kernel):
     # OASIS's valid VA-OASIS convs need a 4x4 start (128 px); the SPADE family runs at 64 px.
     size = 128 if model in ("oasis", "va-oasis") else 64
-    gen = tiny_generator(model, height=size, width=size, **VARIANTS[variant])
+    gen = tiny_generator(model, height=size, width=size, block_kernel_size=block_kernel,
+                         **VARIANTS[variant])
+    blocks = [m for _, m in gen.blocks()][1:]
+    assert all(b.conv_0.kernel_size == b.conv_1.kernel_size == (block_kernel,) * 2 for b in blocks)
     out = gen(scenes_labels(size=size))
     assert out.shape == (2, 3, size, size)
     assert torch.isfinite(out).all()
@@ -198,6 +202,8 @@ def test_unknown_preset_and_option_errors():
         vasis.build_generator("spade", "scenes", noise="pink")
     with pytest.raises(ValueError, match="height=100 must be a positive multiple of 32"):
         vasis.build_generator("spade", "scenes", height=100)
+    with pytest.raises(vasis.errors.UserError, match=r"block_kernel_size must be one of \(1, 3\), got 2"):
+        vasis.build_generator("spade", "scenes", block_kernel_size=2)
 
 
 def test_overrides_do_not_leak_between_builds():
@@ -225,3 +231,20 @@ def test_parameter_counts_match_the_paper(model, dataset, millions):
     with torch.device("meta"):
         gen = vasis.build_generator(model, dataset)
     assert round(sum(p.numel() for p in gen.parameters()) / 1e6, 2) == millions
+
+
+@pytest.mark.parametrize("model,overrides,count", [
+    # The official VASIS code's counts (Cityscapes 256x512, zero padding; docs/switches.md).
+    ("clade", dict(block_kernel_size=1), 9_149_991),
+    ("spade", dict(block_kernel_size=1), 34_360_515),
+    ("spade", dict(block_kernel_size=1, kernel_size=1), 11_283_651),
+    ("spade", dict(kernel_size=1), 69_971_139),
+])
+def test_kernel_switch_parameter_counts_are_exact(model, overrides, count):
+    with torch.device("meta"):
+        gen = vasis.build_generator(model, "cityscapes", **overrides)
+    assert sum(p.numel() for p in gen.parameters()) == count
+    # Only the blocks' conv_0 / conv_1 follow block_kernel_size: stem, conv_img, conv_s keep theirs.
+    k = overrides.get("block_kernel_size", 3)
+    assert gen.fc.kernel_size == gen.conv_img.kernel_size == (3, 3)
+    assert gen.up_0.conv_s.kernel_size == (1, 1) and gen.up_0.conv_0.kernel_size == (k, k)

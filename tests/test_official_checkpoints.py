@@ -20,7 +20,8 @@ from official_reference import (Official, official_forward, official_spec, oasis
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 
 
-def official_options(model, dataset, height, width, ngf=64, hidden=128):
+def official_options(model, dataset, height, width, ngf=64, hidden=128, kernel=3,
+                     kernel_norm=3):
     """The official options of ``model`` trained on ``dataset`` (written from the official
     dataset classes, not from the suite's label spaces)."""
     oasis = model in ("oasis", "va-oasis")
@@ -37,7 +38,8 @@ def official_options(model, dataset, height, width, ngf=64, hidden=128):
     family = "clade" if model == "clade-icpe" else model
     return Official(family=family, height=height, width=width, ngf=ngf, hidden=hidden,
                     num_up=6 if dataset == "cityscapes" and not oasis else 5,
-                    add_dist=model == "clade-icpe", z_dim=64 if model == "oasis" else 0, **space)
+                    add_dist=model == "clade-icpe", z_dim=64 if model == "oasis" else 0,
+                    kernel=kernel, kernel_norm=kernel_norm, **space)
 
 
 def label_maps(n, h, w, label_nc, dontcare, seed):
@@ -137,6 +139,58 @@ def test_full_size_official_key_sets_map_exactly(dataset):
         mapped = convert_official_state_dict(sd, gen, model=model)
         assert set(mapped) == set(gen.state_dict())
         assert len(mapped) == len(sd)
+
+
+# -- the kernel switches: VASIS --kernel (block_kernel_size) and --kernel_norm (kernel_size) ----
+# Generator parameters of the official VASIS code, Cityscapes 256x512, zero padding (issue 8:
+# measured by building the official code; sum(p.numel() for p in G.parameters())).
+KERNEL_COUNTS = [
+    ("clade", 1, 3, 9_149_991),
+    ("spade", 1, 3, 34_360_515),
+    ("spade", 1, 1, 11_283_651),
+    ("spade", 3, 1, 69_971_139),
+]
+KERNEL_OVERRIDES = {(1, 3): dict(block_kernel_size=1), (1, 1): dict(block_kernel_size=1, kernel_size=1),
+                    (3, 1): dict(kernel_size=1)}
+
+
+@pytest.mark.parametrize("model,kernel,kernel_norm,count", KERNEL_COUNTS)
+def test_official_kernel_layouts_map_exactly(model, kernel, kernel_norm, count):
+    """The official --kernel / --kernel_norm layouts at full size: the official count, and a
+    key-for-key, shape-for-shape mapping onto the preset built with the matching overrides."""
+    spec = official_spec(official_options(model, "cityscapes", 256, 512, kernel=kernel,
+                                          kernel_norm=kernel_norm))
+    assert parameter_count(spec) == count
+    with torch.device("meta"):
+        gen = vasis.build_generator(model, "cityscapes", **KERNEL_OVERRIDES[(kernel, kernel_norm)])
+        sd = {k: torch.empty(s) for k, s in spec.items()}
+    mapped = convert_official_state_dict(sd, gen, model=model)
+    assert set(mapped) == set(gen.state_dict()) and len(mapped) == len(sd)
+
+
+@pytest.mark.parametrize("model,kernel,kernel_norm", [
+    ("spade", 1, 3), ("clade", 1, 3), ("clade-icpe", 1, 3), ("spade", 1, 1), ("spade", 3, 1)])
+def test_official_kernel_checkpoints_match_official_forward(model, kernel, kernel_norm):
+    o = official_options(model, "scenes", 128, 128, ngf=8, hidden=16, kernel=kernel,
+                         kernel_norm=kernel_norm)
+    compare(model, "scenes", KERNEL_OVERRIDES[(kernel, kernel_norm)], o)
+
+
+def test_official_kernel_1_checkpoint_real_label_space():
+    # CLADE on Cityscapes: instance conv (+1 block input channel) with 1x1 block convs.
+    o = official_options("clade", "cityscapes", 128, 256, ngf=4, hidden=8, kernel=1)
+    compare("clade", "cityscapes", dict(ngf=4, hidden=8, height=128, width=256,
+                                        block_kernel_size=1), o, batch=1, seed=1)
+
+
+def test_kernel_mismatch_names_the_override():
+    o = official_options("spade", "scenes", 128, 128, ngf=8, hidden=16, kernel=1, kernel_norm=1)
+    sd = random_state_dict(official_spec(o))
+    with pytest.raises(ValueError, match=r"block_kernel_size=1 \(official --kernel\) and "
+                                         r"kernel_size=1 \(official --kernel_norm\)"):
+        vasis.load_official(sd, "spade", "scenes")
+    with pytest.raises(ValueError, match=r"build with block_kernel_size=3"):
+        vasis.load_official(_scenes_sd("clade"), "clade", "scenes", block_kernel_size=1)
 
 
 # -- loading paths and tolerated artifacts ---------------------------------------------------

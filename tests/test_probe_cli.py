@@ -6,7 +6,7 @@ import pytest
 from vasis.cli import main
 
 TINY = ["--ngf", "4", "--hidden", "8"]
-FIELDS = {"model", "layout", "padding", "kernel", "block", "statistic", "value"}
+FIELDS = {"model", "layout", "padding", "kernel", "block_kernel", "block", "statistic", "value"}
 
 
 def probe(capsys, *args):
@@ -56,6 +56,20 @@ def test_va_model_varies_in_every_residual_block(capsys):
     assert all(spatial[b] > 1e-3 and sample[b] > 1e-3 for b in blocks), (spatial, sample)
 
 
+def test_block_kernel_swap_changes_clade_and_keeps_reflect_flat(capsys):
+    base = records(capsys, "--model", "clade", "--layout", "two-class", "--samples", "2")
+    k1 = records(capsys, "--model", "clade", "--layout", "two-class", "--samples", "2",
+                 "--block-kernel", "1")
+    assert {r["block_kernel"] for r in base} == {3} and {r["block_kernel"] for r in k1} == {1}
+    a, b = rel(base), rel(k1)
+    assert max(abs(a[k] - b[k]) / a[k] for k in a if k != "fc") > 1e-3
+    assert a["fc"] == b["fc"]  # the stem is not a block conv
+    # 'sum' surgery: a uniform class under reflect padding stays exactly flat.
+    flat = rel(records(capsys, "--model", "spade", "--padding", "reflect", "--samples", "2",
+                       "--block-kernel", "1"))
+    assert all(v < 1e-5 for v in flat.values()), flat
+
+
 def test_text_output(capsys):
     rc, out, _ = probe(capsys, "--model", "clade", "--samples", "2", *TINY)
     assert rc == 0
@@ -72,6 +86,7 @@ def test_text_output(capsys):
     (["--model", "spade", "--size", "100x100"], "multiple of 32"),
     (["--model", "spade", "--layout", "three-class"], "unknown --layout"),
     (["--model", "spade", "--padding", "circular"], "unknown --padding"),
+    (["--model", "spade", "--block-kernel", "5"], "unknown --block-kernel '5'"),
     (["--model", "spade", "--samples", "x"], "--samples must be an integer"),
 ])
 def test_errors_are_one_line_exit_2(capsys, args, needle):

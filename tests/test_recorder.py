@@ -8,7 +8,7 @@ from analysis.metrics import distance_to_boundary, fraction_within
 from analysis.recorder import FeatureRecorder, calibrate, describe_model, probe
 
 SMALL = dict(ngf=4, hidden=8)
-COLUMNS = {"model", "dataset", "layout", "padding", "kernel", "samples", "block", "kind",
+COLUMNS = {"model", "dataset", "layout", "padding", "kernel", "block_kernel", "samples", "block", "kind",
            "statistic", "class", "class_name", "channel", "value"}
 
 

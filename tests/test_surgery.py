@@ -4,7 +4,8 @@ import torch
 import vasis
 from analysis import layouts as L
 from analysis.recorder import FeatureRecorder
-from analysis.surgery import norm_convs, padded_convs, swap_norm_kernel, swap_padding
+from analysis.surgery import (block_convs, norm_convs, padded_convs, swap_block_kernel,
+                              swap_norm_kernel, swap_padding)
 
 SMALL = dict(ngf=4, hidden=8)
 
@@ -88,3 +89,64 @@ def test_norm_kernel_1_to_3_is_exact():
         swap_norm_kernel(g, 5)
     with pytest.raises(ValueError):
         swap_norm_kernel(g, 1, mode="mean")
+
+
+# -- the residual-block kernel (official VASIS --kernel) -------------------------------------
+def _same_structure(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    assert all(sa[k].shape == sb[k].shape for k in sa)
+    assert [type(m) for m in a.modules()] == [type(m) for m in b.modules()]
+    assert [(c.kernel_size, c.padding, c.padding_mode) for _, c in block_convs(a)] == \
+        [(c.kernel_size, c.padding, c.padding_mode) for _, c in block_convs(b)]
+
+
+@pytest.mark.parametrize("model", ["spade", "clade", "oasis", "va-spade", "va-oasis"])
+def test_swap_block_kernel_equals_a_built_model(model):
+    g = build(model)
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    k1 = swap_block_kernel(g, 1)
+    fresh = build(model, block_kernel_size=1)
+    assert k1.cfg == fresh.cfg and k1.cfg.block_kernel_size == 1 and g.cfg.block_kernel_size == 3
+    _same_structure(k1, fresh)
+    assert all(c.kernel_size == (3, 3) for _, c in block_convs(g))
+    assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())
+    # Reloaded into the built model, the copy's weights compute the same images.
+    fresh.load_state_dict(k1.state_dict())
+    lab = L.two_class("sky", "road", dataset="scenes")[None]
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = k1(lab)
+        torch.manual_seed(1)
+        assert torch.equal(a, fresh(lab))
+    back = swap_block_kernel(k1, 3)
+    _same_structure(back, g)
+    assert back.cfg == g.cfg
+
+
+def test_block_kernel_sum_keeps_uniform_regions_and_center_does_not():
+    # Reflect + one class: every block input is constant, so 'sum' must give the same features.
+    g = build("clade", padding="reflect")
+    one = L.one_class("road", dataset=g)
+    ref = block_features(g, one)
+    k1 = swap_block_kernel(g, 1)
+    assert max_rel_diff(ref, block_features(k1, one)) < 1e-4
+    assert max_rel_diff(ref, block_features(swap_block_kernel(g, 1, mode="center"), one)) > 1e-2
+    # CLADE's norm kernel swap changes nothing; the block swap does, across a boundary.
+    two = L.two_class("sky", "road", dataset=g)
+    ref2 = block_features(g, two)
+    assert max_rel_diff(ref2, block_features(swap_norm_kernel(g, 1), two)) == 0
+    assert max_rel_diff(ref2, block_features(k1, two)) > 1e-3
+
+
+def test_block_kernel_1_to_3_is_exact():
+    g = build("spade", block_kernel_size=1)
+    k3 = swap_block_kernel(g, 3)
+    assert k3.cfg.block_kernel_size == 3
+    assert all(c.kernel_size == (3, 3) for _, c in block_convs(k3))
+    lab = L.box("tree", "sky", dataset=g)
+    assert max_rel_diff(block_features(g, lab), block_features(k3, lab)) < 1e-5
+    with pytest.raises(ValueError, match="kernel size must be 1 or 3, got 2"):
+        swap_block_kernel(g, 2)
+    with pytest.raises(ValueError, match="mode"):
+        swap_block_kernel(g, 1, mode="mean")

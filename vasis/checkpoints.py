@@ -160,14 +160,16 @@ def _describe(gen) -> str:
     cfg = gen.cfg
     return (f"the suite generator (arch={cfg.arch!r}, dataset={cfg.dataset!r}, ngf={cfg.ngf}, "
             f"{cfg.height}x{cfg.width}, modulation={cfg.norm.modulation!r}, "
-            f"noise={cfg.norm.noise!r}, position={cfg.norm.position!r}, padding={cfg.padding!r})")
+            f"noise={cfg.norm.noise!r}, position={cfg.norm.position!r}, padding={cfg.padding!r}, "
+            f"block_kernel_size={cfg.block_kernel_size}, kernel_size={cfg.norm.kernel_size})")
 
 
 def _hint(official_keys, requested: str | None) -> str:
     guess = _guess_model(official_keys)
     hint = ("Likely fix: build with the model/dataset preset the checkpoint was trained with, and "
             "overrides matching its options (e.g. ngf, num_upsampling_layers, use_3d_noise, "
-            "noise, noise_combine, position, position_channels, padding)")
+            "noise, noise_combine, position, position_channels, padding, block_kernel_size, "
+            "kernel_size)")
     if guess and requested and guess != requested:
         hint = f"The checkpoint looks like a {guess!r} checkpoint, not {requested!r}. " + hint
     elif guess and not requested:
@@ -251,7 +253,8 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
                  f"received {got}" for k, exp, got in bad]
         raise UserError(
             f"{source} has {len(bad)} shape mismatch(es) with {_describe(generator)}: "
-            f"{'; '.join(shown[:_SHOW])}{'; ...' if len(bad) > _SHOW else ''}. Label-channel "
+            f"{'; '.join(shown[:_SHOW])}{'; ...' if len(bad) > _SHOW else ''}. "
+            f"{_kernel_hint(bad)}Label-channel "
             f"dimensions point at the dataset (label space), widths at ngf/hidden/noise "
             f"switches, position-code sizes at height/width/num_upsampling_layers. "
             f"{_hint(state_dict.keys(), model)}")
@@ -271,6 +274,20 @@ def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], generato
             elif key.rsplit(".", 1)[-1] in _NOISE_TABLES:
                 mapped[key] = _label_rolled(mapped[key], 0, z, n)
     return mapped
+
+
+def _kernel_hint(bad) -> str:
+    """The kernel override a checkpoint needs when only kernel sizes (not widths) differ."""
+    hints = []
+    for suffix, option, flag in (((".conv_0.weight_orig", ".conv_1.weight_orig", ".conv_0.weight",
+                                   ".conv_1.weight"), "block_kernel_size", "--kernel"),
+                                 ((".mlp_shared.0.weight", ".mlp_gamma.weight",
+                                   ".mlp_beta.weight"), "kernel_size", "--kernel_norm")):
+        sizes = {got[-1] for key, exp, got in bad
+                 if key.endswith(suffix) and len(got) == 4 and exp[:2] == got[:2]}
+        if len(sizes) == 1:
+            hints.append(f"{option}={sizes.pop()} (official {flag})")
+    return f"The checkpoint's kernels say: build with {' and '.join(hints)}. " if hints else ""
 
 
 def _check_padding(generator: nn.Module, evidence: dict[str, str], source: str) -> None:
@@ -333,6 +350,10 @@ def load_official(path_or_state_dict, model: str, dataset: str, **overrides) -> 
     tables in every noise mode; the suite's ``noise='semantic'`` is ``norm_*`` and uses all four
     (a ``mul_*`` VA-SPADE checkpoint lacks the offset tables and is refused as missing keys).
     Old spectral-norm checkpoints without ``weight_v`` (torch < 1.0) are not converted.
+
+    Kernel switches: an official ``--kernel 1`` (VASIS) checkpoint needs ``block_kernel_size=1``
+    and ``--kernel_norm 1`` needs ``kernel_size=1``; the keys are the same, only the conv shapes
+    differ, and a mismatch names the override (docs/switches.md).
 
     The generator is returned in eval mode, as the official test scripts run it (running BN
     statistics; the VASIS noise is still drawn each forward).

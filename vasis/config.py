@@ -85,11 +85,16 @@ class GeneratorConfig:
     use_3d_noise: bool = False
     # VA-OASIS reflect-pads the *output* of its valid 3x3 block convs (official quirk).
     pad_after_block_conv: bool = False
+    # Kernel of every residual block's conv_0 / conv_1 (the official VASIS --kernel); the
+    # stem, conv_img and the 1x1 shortcut conv_s keep theirs. 1 is also allowed with reflect
+    # padding, unlike the official code: see docs/switches.md.
+    block_kernel_size: int = 3
     norm: NormConfig = field(default_factory=NormConfig)
 
     def __post_init__(self):
         _check("arch", self.arch, ("spade", "oasis"))
         _check("padding", self.padding, PADDINGS)
+        _check("block_kernel_size", self.block_kernel_size, (1, 3))
         _check("num_upsampling_layers", self.num_upsampling_layers, tuple(UPSAMPLINGS))
         if self.arch == "oasis" and self.norm.modulation != "spade":
             raise UserError("the OASIS generator uses SPADE modulation; set norm.modulation='spade'")

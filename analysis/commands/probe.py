@@ -3,8 +3,9 @@
 The generator is a model preset (untrained, built with ``--seed``; its BatchNorm statistics are
 settled with :func:`analysis.recorder.calibrate` unless ``--bn`` says otherwise) or an official
 checkpoint (``--checkpoint PATH --model M``: :func:`vasis.load_official`, evaluated with its own
-running statistics). ``--padding`` / ``--kernel`` apply model surgery
-(:func:`analysis.surgery.swap_padding`, :func:`analysis.surgery.swap_norm_kernel`).
+running statistics). ``--padding`` / ``--kernel`` / ``--block-kernel`` apply model surgery
+(:func:`analysis.surgery.swap_padding`, :func:`analysis.surgery.swap_norm_kernel`,
+:func:`analysis.surgery.swap_block_kernel`, all ``mode='sum'``; see docs/switches.md).
 Statistics as in :mod:`analysis.recorder` and ``docs/metrics.md``.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from ..main_job import (calibration_labels, default_classes, fast_cpu, make_layout,
                         parse_size, record)
-from ..surgery import swap_norm_kernel, swap_padding
+from ..surgery import swap_block_kernel, swap_norm_kernel, swap_padding
 from vasis.errors import UserError, MissingFileError
 
 LAYOUTS = ("one-class", "two-class")
@@ -53,6 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--padding", default=None, help="zero or reflect (default: the model's own)")
     p.add_argument("--kernel", default=None, help="3 or 1: norm-conv kernel size (default: the "
                                                   "model's own, 3)")
+    p.add_argument("--block-kernel", default=None,
+                   help="3 or 1: kernel of the residual blocks' conv_0/conv_1, the official "
+                        "--kernel (default: the model's own, 3); the one kernel swap that "
+                        "changes CLADE")
     p.add_argument("--samples", default="4", help="generations of the layout (default 4; >= 2 "
                                                   "for sample_std)")
     p.add_argument("--size", default=None, help="HxW resolution (default: the dataset preset's)")
@@ -126,6 +131,8 @@ def _run(args) -> int:
     layout = _choice(args.layout, "layout", LAYOUTS)
     padding = None if args.padding is None else _choice(args.padding, "padding", ("zero", "reflect"))
     kernel = None if args.kernel is None else int(_choice(str(args.kernel), "kernel", ("3", "1")))
+    block_kernel = (None if args.block_kernel is None
+                    else int(_choice(str(args.block_kernel), "block-kernel", ("3", "1"))))
     samples = _int(args.samples, "samples", 1)
     bn = args.bn or ("eval" if args.checkpoint else "calibrate")
     _choice(bn, "bn", ("calibrate", "eval", "batch"))
@@ -150,12 +157,15 @@ def _run(args) -> int:
         gen = swap_padding(gen, padding)
     if kernel is not None and kernel != gen.cfg.norm.kernel_size:
         gen = swap_norm_kernel(gen, kernel)
+    if block_kernel is not None and block_kernel != gen.cfg.block_kernel_size:
+        gen = swap_block_kernel(gen, block_kernel)
     model = args.model
     rec = record(gen, labels, samples, _int(args.seed, "seed"),
                  bn="batch" if bn == "batch" else "eval")
     df = rec.stats
     meta = dict(model=model, dataset=args.dataset, layout=layout, padding=gen.cfg.padding,
-                kernel=gen.cfg.norm.kernel_size, samples=samples)
+                kernel=gen.cfg.norm.kernel_size, block_kernel=gen.cfg.block_kernel_size,
+                samples=samples)
     for col, val in reversed(list(meta.items())):
         df.insert(0, col, val)
     if fmt == "json":
@@ -167,6 +177,7 @@ def _run(args) -> int:
     names = ", ".join(str(c) for c in classes)
     print(f"# probe {model} ({source}) on {args.dataset} {gen.cfg.height}x{gen.cfg.width}: "
           f"{layout} [{names}], padding {meta['padding']}, norm kernel {meta['kernel']}, "
+          f"block kernel {meta['block_kernel']}, "
           f"{samples} samples, BN {bn}")
     base = df[df["class"].isna()]
     table = base.pivot_table(index="block", columns="statistic", values="value", sort=False)

@@ -20,6 +20,11 @@ def register(subparsers) -> None:
     p.add_argument("--noise", choices=NOISE_KINDS, help="override the norms' noise")
     p.add_argument("--position", nargs="+", choices=POSITION_KINDS + ("none",),
                    help="override the norms' position code(s); 'none' for no position code")
+    p.add_argument("--kernel", type=int, choices=(1, 3),
+                   help="override the norm convs' kernel (kernel_size; official --kernel_norm)")
+    p.add_argument("--block-kernel", type=int, choices=(1, 3),
+                   help="override the residual blocks' conv_0/conv_1 kernel (block_kernel_size; "
+                        "official --kernel)")
     p.set_defaults(func=run)
 
 
@@ -33,6 +38,10 @@ def run(args) -> int:
         overrides["noise"] = args.noise
     if args.position is not None:
         overrides["position"] = tuple(args.position)
+    if args.kernel is not None:
+        overrides["kernel_size"] = args.kernel
+    if args.block_kernel is not None:
+        overrides["block_kernel_size"] = args.block_kernel
     result = complexity(args.model, args.dataset, **overrides)
     if args.format == "json":
         print(json.dumps(result))

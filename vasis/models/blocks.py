@@ -13,12 +13,15 @@ class ConditionalResBlock(nn.Module):
 
     The shortcut is ``conv_s(norm_s(x))`` (1x1, no bias) when fin != fout. ``norm_kwargs``
     are passed to every :class:`ConditionalNorm` (conditioning layout and resolution).
-    With ``pad_after_conv`` the 3x3 convs are valid convs whose output is reflect-padded back
-    to size (the official VA-OASIS block); otherwise they pad their input.
+    ``kernel_size`` (3 or 1) is the kernel of ``conv_0`` / ``conv_1`` (the official VASIS
+    ``--kernel``); ``conv_s`` stays 1x1. With ``pad_after_conv`` those convs are valid convs
+    whose output is reflect-padded back to size (the official VA-OASIS block); otherwise they
+    pad their input. A 1x1 conv pads nothing either way.
     """
 
     def __init__(self, fin: int, fout: int, norm_cfg, norm_kwargs: dict, *, padding: str,
-                 spectral: bool, pad_after_conv: bool = False, activation_module: bool = False):
+                 spectral: bool, pad_after_conv: bool = False, activation_module: bool = False,
+                 kernel_size: int = 3):
         super().__init__()
         # OASIS applies its leaky ReLU as a module, SPADE as a function. The maths is the same,
         # but complexity counters (ptflops) only see modules, and the papers' MACs follow that.
@@ -29,9 +32,9 @@ class ConditionalResBlock(nn.Module):
         self.norm_0 = ConditionalNorm(norm_cfg, fin, **norm_kwargs)
         self.norm_1 = ConditionalNorm(norm_cfg, fmiddle, **norm_kwargs)
         conv_pad = "zero" if pad_after_conv else padding
-        self.conv_0 = conv2d(self.norm_0.out_channels, fmiddle, 3, padding=conv_pad,
+        self.conv_0 = conv2d(self.norm_0.out_channels, fmiddle, kernel_size, padding=conv_pad,
                              spectral=spectral)
-        self.conv_1 = conv2d(self.norm_1.out_channels, fout, 3, padding=conv_pad,
+        self.conv_1 = conv2d(self.norm_1.out_channels, fout, kernel_size, padding=conv_pad,
                              spectral=spectral)
         if pad_after_conv:
             for conv in (self.conv_0, self.conv_1):
@@ -45,7 +48,12 @@ class ConditionalResBlock(nn.Module):
 
     def _conv(self, conv, x):
         x = conv(x)
-        return F.pad(x, (1, 1, 1, 1), mode="reflect") if self.pad_after_conv else x
+        if not self.pad_after_conv:
+            return x
+        # The valid conv lost kernel // 2 pixels per side (none for a 1x1 conv, so the
+        # surgery can swap the kernel without touching this flag).
+        pad = conv.kernel_size[0] // 2
+        return F.pad(x, (pad,) * 4, mode="reflect") if pad else x
 
     def forward(self, x, seg, relative=None):
         if self.learned_shortcut:

@@ -101,7 +101,8 @@ class SPADEGenerator(_Generator):
                 h, w = 2 * h, 2 * w
             kwargs = self._norm_kwargs(in_nc, slice(0, self.space.semantic_nc), inst, (h, w))
             setattr(self, name, ConditionalResBlock(
-                fin, fout, cfg.norm, kwargs, padding=cfg.padding, spectral=cfg.spectral))
+                fin, fout, cfg.norm, kwargs, padding=cfg.padding, spectral=cfg.spectral,
+                kernel_size=cfg.block_kernel_size))
         final_nc = plan[-1][2]
         self.conv_img = conv2d(final_nc, 3, 3, padding=cfg.padding)
         self.up = nn.Upsample(scale_factor=2)
@@ -150,7 +151,7 @@ class OASISGenerator(_Generator):
             self.body.append(ConditionalResBlock(
                 self.channels[i], self.channels[i + 1], cfg.norm, kwargs, padding=cfg.padding,
                 spectral=cfg.spectral, pad_after_conv=cfg.pad_after_block_conv,
-                activation_module=True))
+                activation_module=True, kernel_size=cfg.block_kernel_size))
         self.conv_img = conv2d(self.channels[-1], 3, 3, padding=cfg.padding)
         self.up = nn.Upsample(scale_factor=2)
 
