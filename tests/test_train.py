@@ -366,3 +366,44 @@ def test_undecodable_sample_mid_run_stops_with_one_line(coco_sample, tmp_path, m
     assert step >= 2 and f"stopped at step {step + 1}" in err, err
     assert str(bad) in err and "truncated" in err and str(kept) in err and "--resume" in err
     assert "Nothing was written" not in err
+
+
+def test_generate_checks_arguments_first_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    import vasis.train.generate as gen_mod
+
+    run = tmp_path / "run"
+    train(tiny("spade", iters=1), run, progress=False)
+    out = tmp_path / "gen"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    # a bad count is refused before anything is created (it used to leave empty folders)
+    with pytest.raises(SystemExit) as exit_:   # argparse refuses it while parsing
+        main(["generate", "--checkpoint", str(run), "--out", str(out), "--batch-size", "0"])
+    rc, err = exit_.value.code, capsys.readouterr().err
+    assert rc == 2 and "--batch-size" in err and "0" in err and "range()" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    from vasis.errors import UserError
+    with pytest.raises(UserError, match="--batch-size must be an integer >= 1, got 0"):
+        gen_mod.generate(run, out, batch_size=0)               # the library checks it too
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # a failure midway (here: the second label map) removes what was written
+    real = gen_mod._to_raw
+    calls = {"n": 0}
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(gen_mod, "_to_raw", failing)
+    with pytest.raises(OSError, match="disk full"):
+        gen_mod.generate(run, out / "nested", limit=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before      # no gen/, no temporaries
+    monkeypatch.setattr(gen_mod, "_to_raw", real)
+    # so the corrected retry works, and shows its progress
+    assert main(["generate", "--checkpoint", str(run), "--out", str(out), "--limit", "3",
+                 "--batch-size", "2", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "generate" in captured.err and "3/3" in captured.err, captured.err
+    assert len(list((out / "images").iterdir())) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["gen"])
