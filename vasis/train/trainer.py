@@ -454,6 +454,11 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
             if not run_dir.is_dir():
                 raise MissingFileError(f"--resume: run folder {run_dir} does not exist; give the "
                                        f"--out of an existing run, or drop --resume for a new one")
+            if not ckpt_io.list_checkpoints(run_dir):
+                raise MissingFileError(
+                    f"--resume: {run_dir} holds no checkpoint ({ckpt_io.checkpoint_dir(run_dir)}/"
+                    f"step_*.pt); give the --out of a run that wrote one, or drop --resume and "
+                    f"start a new run in another --out")
             _, state = ckpt_io.load_latest(run_dir)
             saved = RunSettings.from_dict(state["run"])
             if settings is not None:
