@@ -101,7 +101,7 @@ NB = {
         new_markdown_cell(
             "`spatial_std / rms` per block (scale-free): exactly 0 in every block for one class "
             "with reflect padding, clearly non-zero with zero padding. The same numbers for "
-            "every preset: `python run_analysis.py probe --model M --padding reflect`."),
+            "every preset: `.venv/bin/python run_analysis.py probe --model M --padding reflect`."),
     ],
     "02_per_block_std.ipynb": [
         new_markdown_cell(
@@ -146,7 +146,7 @@ NB = {
             "image, the same at every pixel) makes it vary across samples. VA-SPADE varies "
             "in space and across samples in every residual block with either padding (its "
             "`fc` is a plain conv of the label map and is flat under reflect padding). The main "
-            "job (`python run_analysis.py`) draws this for all seven presets: "
+            "job (`.venv/bin/python run_analysis.py`) draws this for all seven presets: "
             "`figures/fig2_block_std.png`."),
     ],
     "03_variation_metrics.ipynb": [
