@@ -173,6 +173,8 @@ def run(args) -> int:
         print("error: interrupted before the first training step; no checkpoint was written",
               file=sys.stderr)
         return 130
+    if not result.is_main:  # under torchrun rank 0 reports for all
+        return 0
     if result.nothing_to_do:
         # Exit 0: the state asked for (trained to that step) already holds, so rerunning a
         # finished job's command is not a failure; nothing on disk is touched.

@@ -104,6 +104,7 @@ class TrainResult:
     last_losses: dict
     total_steps: int = 0
     nothing_to_do: bool = False     # a resume whose run was already at (or past) its end
+    is_main: bool = True            # rank 0 (the one that reports) under torchrun
 
 
 class SampleReadError(UserError):
@@ -333,7 +334,7 @@ class Trainer:
             if log is not None:
                 log.close()
         return TrainResult(self.run_dir, self.step, self.epoch, self.last_checkpoint,
-                           self.last_losses, self.total_steps)
+                           self.last_losses, self.total_steps, is_main=env.is_main)
 
     def _newest_checkpoint(self) -> Path | None:
         last = ckpt_io.list_checkpoints(self.run_dir)
@@ -488,7 +489,7 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
         trainer = Trainer(settings, run_dir, env, state)   # builds everything, writes nothing
         if resume and trainer.step >= trainer.total_steps:
             return TrainResult(run_dir, trainer.step, trainer.epoch, None, {},
-                               trainer.total_steps, nothing_to_do=True)
+                               trainer.total_steps, nothing_to_do=True, is_main=env.is_main)
         barrier(env)
         if env.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
