@@ -245,7 +245,9 @@ def test_resume_at_or_below_the_current_step_changes_nothing(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *RUN_ARGS, "--out", str(run), "--iters", "3", *CLI_TINY]) == 0
     before = _snapshot(run)
-    capsys.readouterr()
+    out = capsys.readouterr().out         # train says where its outputs go
+    for where in (run / "checkpoints", run / "losses.jsonl", f"tensorboard --logdir {run / 'tb'}"):
+        assert str(where) in out, out
     for iters in ("3", "2"):
         assert main(["train", "--out", str(run), "--resume", "--iters", iters, *CLI_TINY]) == 0
         out, err = capsys.readouterr()
@@ -407,3 +409,27 @@ def test_generate_checks_arguments_first_and_leaves_nothing_behind(tmp_path, cap
     assert "generate" in captured.err and "3/3" in captured.err, captured.err
     assert len(list((out / "images").iterdir())) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["gen"])
+
+
+def test_check_images_full_finds_damage_the_file_end_does_not_show(tmp_path, capsys):
+    """A PNG whose middle is damaged still ends with IEND: the quick up-front check passes it
+    and the run stops when the sample is read (one line naming it); --check-images full
+    refuses the folder before anything is written."""
+    from vasis.data import write_scenes
+
+    root = write_scenes(tmp_path / "data", n_train=4, n_val=1, size=(32, 32))
+    bad = root / "train" / "images" / "00001.png"
+    data = bytearray(bad.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 16] = b"\x00" * 16              # inside the image data; IEND intact
+    bad.write_bytes(bytes(data))
+    args = ["train", "--model", "spade", "--dataset", "scenes", "--dataroot", str(root),
+            "--size", "32x32", "--batch-size", "2", "--iters", "8", *CLI_TINY]
+    out = tmp_path / "full"
+    assert main([*args, "--out", str(out), "--check-images", "full"]) == 2
+    err = capsys.readouterr().err
+    assert "00001.png" in err and "Nothing was written" in err and not out.exists()
+    out = tmp_path / "tail"
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err and "training stopped at step" in err, err
