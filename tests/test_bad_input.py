@@ -74,6 +74,8 @@ ROWS_RUNS = [
     ("train-batch-size-zero", [*_TRAIN, "--batch-size", "0"], ["--batch-size", "0", ">= 1"]),
     ("train-batch-size-negative", [*_TRAIN, "--batch-size", "-1"], ["--batch-size", "-1", ">= 1"]),
     ("train-ckpt-every-zero", [*_TRAIN, "--ckpt-every", "0"], ["--ckpt-every", "0", ">= 1"]),
+    ("train-size-batch-of-one", [*_TRAIN, "--size", "32x32", "--batch-size", "1"],
+     ["32x32", "--batch-size 2"]),
     ("train-width-zero", [*_TRAIN, "--ngf", "0"], ["--ngf", "0", ">= 1"]),
     ("train-missing-dataroot", [*_TRAIN, "--dataset", "coco-stuff", "--dataroot", "{missing_dir}"],
      ["{missing_dir}", "folder that holds"]),

@@ -90,6 +90,21 @@ class RunSettings:
         return r
 
 
+def _check_norm_statistics(cfg, batch_size: int, size) -> None:
+    """The generator's first map is (H, W) / 2**upsamplings; its training-mode norm needs more
+    than one value per channel (batch x pixels for batch norm, pixels for instance norm) -
+    else torch fails mid-step with a bare ValueError."""
+    ups = cfg.num_upsampling_layers_count
+    pixels = (size[0] // 2 ** ups) * (size[1] // 2 ** ups)
+    values = pixels if cfg.norm.param_free == "instance" else batch_size * pixels
+    if values < 2:
+        need = "a larger --size" if cfg.norm.param_free == "instance" else \
+            "--batch-size 2 or more, or a larger --size"
+        raise UserError(f"--size {size[0]}x{size[1]} with --batch-size {batch_size} leaves the "
+                        f"generator's first {cfg.norm.param_free} norm one value per channel "
+                        f"(a {size[0] // 2 ** ups}x{size[1] // 2 ** ups} map); use {need}")
+
+
 def _preset_name(dataset: str) -> str:
     from ..data.folders import canonical_name
     return canonical_name(dataset)
@@ -149,6 +164,9 @@ class Trainer:
                                   env.world_size, workers)
 
         self.g_raw = build_generator(s.model, preset, **{**s.generator, "height": h, "width": w}).to(dev)
+        _check_norm_statistics(generator_config(s.model, preset, **{**s.generator, "height": h,
+                                                                     "width": w}),
+                               self.recipe.batch_size, (h, w))
         self.d_raw = build_discriminator(s.model, preset, **{**s.discriminator, "height": h, "width": w}).to(dev)
         family = self.recipe.family
         self.ema = new_ema(self.g_raw) if family == "oasis" and self.recipe.ema_decay is not None else None
