@@ -20,11 +20,11 @@ def register(subparsers) -> None:
                     "size, EMA for OASIS). Without --dataroot the built-in procedural 'scenes' "
                     "data is used. The dataset is validated first; nothing is written if it has "
                     "problems. Writes RUN_DIR/run.json, checkpoints/, losses.jsonl and tb/ "
-                    "(TensorBoard). Run under torchrun for multi-process (DDP) training. With --resume, "
-                    "options that set the run (model, dataset, size, batch size, widths, ...) "
-                    "may be repeated but must equal the run's values. SIGINT (Ctrl-C), SIGTERM "
-                    "and SIGUSR1 stop at the next step with a checkpoint (exit codes 130, 143, "
-                    "138).")
+                    "(TensorBoard). Run under torchrun for multi-process (DDP) training. "
+                    "With --resume, options that set the run (model, dataset, size, batch size, "
+                    "widths, ...) may be repeated but must equal the run's values. SIGINT "
+                    "(Ctrl-C), SIGTERM and SIGUSR1 stop at the next step with a checkpoint "
+                    "(exit codes 130, 143, 138).")
     p.add_argument("--model", choices=sorted(MODELS), help="model preset (required for a new run)")
     p.add_argument("--dataset", default=None,
                    help=f"dataset: {', '.join(sorted(DATASETS))} or custom (default: scenes)")
@@ -126,9 +126,11 @@ def _given(args) -> list[tuple[str, str, object]]:
 def _where(run_dir, tensorboard: bool = True) -> str:
     from pathlib import Path
 
+    from ..train.checkpoint import checkpoint_dir
+
     run_dir = Path(run_dir)
     tb = f"; TensorBoard: tensorboard --logdir {run_dir / 'tb'}" if tensorboard else ""
-    return (f"run folder {run_dir}: checkpoints in {run_dir / 'checkpoints'}, losses in "
+    return (f"run folder {run_dir}: checkpoints in {checkpoint_dir(run_dir)}, losses in "
             f"{run_dir / 'losses.jsonl'}{tb}")
 
 
