@@ -49,23 +49,42 @@ NB = {
             "          for p in ('zero', 'reflect') for k in (3, 1)}\n"
             "list(copies)"),
         new_markdown_cell(
-            "Generate both layouts with every copy and show the output with its mean removed "
-            "(untrained outputs are nearly grey, so each image is contrast-stretched)."),
+            "Generate both layouts with every copy. Untrained outputs are nearly grey, so an "
+            "image that varies is shown with its per-channel mean removed and its contrast "
+            "stretched, titled with its spatial std (over pixels, per channel, averaged). An "
+            "image whose spatial std is below 1e-6 is constant up to float rounding: it is "
+            "drawn as it is (no stretch, which would only magnify rounding) and titled "
+            "`constant`."),
         new_code_cell(
+            "CONSTANT = 1e-6   # spatial std below this: constant up to float32 rounding\n"
+            "\n"
+            "def show(ax, img):\n"
+            "    \"\"\"Draw a (3, H, W) output in [-1, 1]; return its title.\"\"\"\n"
+            "    x = img - img.mean((1, 2), keepdim=True)\n"
+            "    s = float(x.std((1, 2)).mean())   # spatial std, not the spread between channels\n"
+            "    if s < CONSTANT:\n"
+            "        ax.imshow(((img + 1) / 2).permute(1, 2, 0).clamp(0, 1))\n"
+            "        return f'constant (std < {CONSTANT:.0e})'\n"
+            "    ax.imshow((0.5 + x.permute(1, 2, 0) / (6 * s)).clamp(0, 1))\n"
+            "    return f'std {s:.1e}, stretched'\n"
+            "\n"
             "fig, axes = plt.subplots(2, 5, figsize=(11, 4.6))\n"
+            "titles = {}\n"
             "for r, (name, lab) in enumerate({'one-class': one, 'two-class': two}.items()):\n"
             "    axes[r, 0].imshow(lab, cmap='tab10', vmin=0, vmax=9); axes[r, 0].set_title(name)\n"
             "    for c, (setting, g) in enumerate(copies.items(), 1):\n"
             "        with torch.no_grad():\n"
             "            img = g(lab[None])[0]\n"
-            "        x = img - img.mean((1, 2), keepdim=True)\n"
-            "        s = float(x.std()) or 1.0\n"
-            "        axes[r, c].imshow((0.5 + x.permute(1, 2, 0) / (6 * s)).clamp(0, 1))\n"
-            "        axes[r, c].set_title(f'{setting}\\nstd {float(img.std()):.1e}', fontsize=8)\n"
+            "        titles[name, setting] = show(axes[r, c], img)\n"
+            "        axes[r, c].set_title(f'{setting}\\n{titles[name, setting]}', fontsize=8)\n"
             "for ax in axes.flat: ax.axis('off')\n"
-            "plt.tight_layout()"),
+            "plt.tight_layout()\n"
+            "# the text below relies on this: one class + reflect padding is constant\n"
+            "assert all(titles['one-class', s].startswith('constant') for s in ('reflect k3', 'reflect k1'))\n"
+            "assert not any(titles['one-class', s].startswith('constant') for s in ('zero k3', 'zero k1'))"),
         new_markdown_cell(
-            "**Reading.** One class with reflect padding: the output is a constant (std 0) - "
+            "**Reading.** One class with reflect padding: the output is constant (spatial std "
+            "below 1e-6, float rounding) - "
             "nothing tells one pixel from another. With zero padding the border is the only "
             "source of variation. With two classes and reflect padding every row is the same: "
             "the image is a function of the distance to the boundary alone, i.e. the same "
@@ -82,7 +101,7 @@ NB = {
         new_markdown_cell(
             "`spatial_std / rms` per block (scale-free): exactly 0 in every block for one class "
             "with reflect padding, clearly non-zero with zero padding. The same numbers for "
-            "every preset: `python run_analysis.py probe --model M --padding reflect`."),
+            "every preset: `.venv/bin/python run_analysis.py probe --model M --padding reflect`."),
     ],
     "02_per_block_std.ipynb": [
         new_markdown_cell(
@@ -127,7 +146,7 @@ NB = {
             "image, the same at every pixel) makes it vary across samples. VA-SPADE varies "
             "in space and across samples in every residual block with either padding (its "
             "`fc` is a plain conv of the label map and is flat under reflect padding). The main "
-            "job (`python run_analysis.py`) draws this for all seven presets: "
+            "job (`.venv/bin/python run_analysis.py`) draws this for all seven presets: "
             "`figures/fig2_block_std.png`."),
     ],
     "03_variation_metrics.ipynb": [
@@ -205,6 +224,8 @@ NB = {
 
 def main() -> None:
     for name, cells in NB.items():
+        for i, cell in enumerate(cells):
+            cell["id"] = f"{name[:2]}-cell-{i:02d}"  # fixed ids: regenerating gives no diff
         nb = new_notebook(cells=cells, metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"}})

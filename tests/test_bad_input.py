@@ -44,6 +44,10 @@ def bad_files(root: Path) -> dict[str, str]:
     files["evil_pt"] = str(root / "evil.pt")
     files["missing"] = str(root / "does-not-exist.pt")
     files["out"] = str(root / "out")
+    (root / "old-run").mkdir()
+    (root / "old-run" / "notes.txt").write_text("not a training run")
+    files["run_dir"] = str(root / "old-run")          # an existing folder without checkpoints
+    files["missing_dir"] = str(root / "no-such-folder")
     return files
 
 
@@ -69,7 +73,44 @@ ROWS_CORE = [
 ]
 
 # -- rows: train, generate, variation --------------------------------------------------------
+_TRAIN = ["train", "--model", "spade", "--out", "{out}", *TINY]
+_GEN = ["generate", "--checkpoint", "{missing}", "--out", "{out}"]
 ROWS_RUNS = [
+    ("train-unknown-model", ["train", "--model", "spadee", "--out", "{out}"], ["spadee", "spade"]),
+    ("train-unknown-dataset", [*_TRAIN, "--dataset", "cityscape"], ["cityscape", "cityscapes"]),
+    ("train-no-model", ["train", "--out", "{out}"], ["--model", "--resume"]),
+    ("train-size-zero", [*_TRAIN, "--size", "0x64"], ["--size", "0x64", "HxW"]),
+    ("train-size-text", [*_TRAIN, "--size", "big"], ["--size", "big", "HxW"]),
+    ("train-iters-zero", [*_TRAIN, "--iters", "0"], ["--iters", "0", ">= 1"]),
+    ("train-iters-negative", [*_TRAIN, "--iters", "-5"], ["--iters", "-5", ">= 1"]),
+    ("train-epochs-zero", [*_TRAIN, "--epochs", "0"], ["--epochs", "0", ">= 1"]),
+    ("train-batch-size-zero", [*_TRAIN, "--batch-size", "0"], ["--batch-size", "0", ">= 1"]),
+    ("train-batch-size-negative", [*_TRAIN, "--batch-size", "-1"], ["--batch-size", "-1", ">= 1"]),
+    ("train-ckpt-every-zero", [*_TRAIN, "--ckpt-every", "0"], ["--ckpt-every", "0", ">= 1"]),
+    ("train-size-batch-of-one", [*_TRAIN, "--size", "32x32", "--batch-size", "1"],
+     ["32x32", "--batch-size 2"]),
+    ("train-width-zero", [*_TRAIN, "--ngf", "0"], ["--ngf", "0", ">= 1"]),
+    ("train-missing-dataroot", [*_TRAIN, "--dataset", "coco-stuff", "--dataroot", "{missing_dir}"],
+     ["{missing_dir}", "folder that holds"]),
+    ("train-dataroot-is-a-file", [*_TRAIN, "--dataset", "coco-stuff", "--dataroot", "{readme}"],
+     ["{readme}", "not a folder"]),
+    ("train-existing-out", ["train", "--model", "spade", "--out", "{run_dir}", *TINY],
+     ["{run_dir}", "--resume", "another --out"]),
+    ("train-resume-missing-folder", ["train", "--resume", "--out", "{missing_dir}"],
+     ["{missing_dir}", "drop --resume"]),
+    ("train-resume-no-checkpoint", ["train", "--resume", "--out", "{run_dir}"],
+     ["{run_dir}", "step_*.pt", "drop --resume"]),
+    ("generate-batch-size-zero", [*_GEN, "--batch-size", "0"], ["--batch-size", "0", ">= 1"]),
+    ("generate-batch-size-negative", [*_GEN, "--batch-size", "-1"], ["--batch-size", "-1", ">= 1"]),
+    ("generate-samples-zero", [*_GEN, "--samples", "0"], ["--samples", "0", ">= 1"]),
+    ("generate-limit-zero", [*_GEN, "--limit", "0"], ["--limit", "0", ">= 1"]),
+    ("generate-missing-checkpoint", _GEN, ["{missing}", "run folder or a .pt file"]),
+    ("generate-existing-out", ["generate", "--checkpoint", "{missing}", "--out", "{run_dir}"],
+     ["{run_dir}", "another --out"]),
+    ("generate-missing-labels", [*_GEN, "--labels", "{missing_dir}"], ["{missing_dir}", "--labels"]),
+    ("generate-unknown-dataset", [*_GEN, "--dataset", "cityscape"], ["cityscape", "cityscapes"]),
+    ("generate-missing-dataroot", [*_GEN, "--dataroot", "{missing_dir}"],
+     ["{missing_dir}", "folder that holds"]),
 ]
 
 ROWS = ROWS_CORE + ROWS_RUNS

@@ -1,6 +1,7 @@
 """Folder datasets (COCO-Stuff on the real sample; ADE20K, Cityscapes and custom on tiny
 synthetic folders) and validation before training."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,3 +222,54 @@ def test_custom_layout_needs_a_label_space(tmp_path):
     _save(tmp_path / "train/labels/1.png", np.full((16, 16), 9, np.uint8))
     with pytest.raises(DatasetError, match="outside"):
         ds[1]
+
+
+def test_truncated_images_are_caught_up_front_from_the_file_end(coco_sample, tmp_path):
+    """A JPEG cut to 500 bytes, a PNG instance map cut short: found without decoding every
+    image; complete files with bytes after their end marker are not flagged."""
+    from vasis.data import validate as val
+
+    names = sorted(p.stem for p in (coco_sample / "train_img").glob("*.jpg"))[:5]
+    root = tmp_path / "coco"
+    _copy_pairs(coco_sample, root, names)
+    a, b, c, d, e = names
+    jpg = root / "train_img" / f"{a}.jpg"
+    jpg.write_bytes(jpg.read_bytes()[:500])                              # truncated JPEG
+    half = root / "train_img" / f"{e}.jpg"
+    half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])     # header intact
+    inst = root / "train_inst" / f"{b}.png"
+    inst.write_bytes(inst.read_bytes()[:-200])                           # truncated PNG
+    padded = root / "train_img" / f"{c}.jpg"
+    padded.write_bytes(padded.read_bytes() + b"\x00" * 32)               # EOI + padding: fine
+    trailer = root / "train_img" / f"{d}.jpg"
+    trailer.write_bytes(trailer.read_bytes() + b"camera trailer" * 20)   # complete, extra data
+
+    decoded = []
+    real_load = Image.Image.load
+
+    def counting_load(self):
+        decoded.append(getattr(self, "filename", ""))
+        return real_load(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Image.Image, "load", counting_load)
+        report = val.validate_dataset("coco-stuff", root, "train", check_ids=False,
+                                      raise_on_error=False)
+    bad = sorted(Path(p).name for pr in report.problems for p in pr.paths)
+    assert bad == sorted([jpg.name, half.name, inst.name]), report.problems
+    assert all("truncated" in pr.message for pr in report.problems)
+    # only the files whose end looks wrong were decoded, not the complete ones
+    assert str(padded) not in decoded and str(root / "train_img" / f"{b}.jpg") not in decoded
+    # full decoding stays available and agrees
+    full = val.validate_dataset("coco-stuff", root, "train", check_ids=False, decode_images=True,
+                                raise_on_error=False)
+    assert sorted(Path(p).name for pr in full.problems for p in pr.paths) == bad
+
+
+def test_tail_check_needs_no_decoding_of_good_files(coco_sample):
+    from vasis.data.validate import _tail_complete
+
+    for p in sorted((coco_sample / "train_img").glob("*.jpg")):
+        assert _tail_complete(p, "JPEG"), p
+    for p in sorted((coco_sample / "train_label").glob("*.png"))[:3]:
+        assert _tail_complete(p, "PNG"), p

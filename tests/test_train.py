@@ -228,3 +228,208 @@ def test_generate_writes_images_and_labels(tmp_path, capsys):
     assert main(["generate", "--checkpoint", str(ckpt), "--labels", str(out / "labels"),
                  "--out", str(out2), "--threads", "1"]) == 0
     assert sorted(p.name for p in (out2 / "images").iterdir()) == [f"{n[:-4]}_s0.png" for n in names]
+
+
+# ------------------------------------------------------------------ resume, stops, bad samples
+RUN_ARGS = ["--model", "spade", "--batch-size", "2", "--n-train", "4", "--ckpt-every", "2",
+            "--size", "128x128"]
+
+
+def _snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes()
+                                       if p.name == "run.json" else b"")
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_resume_at_or_below_the_current_step_changes_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *RUN_ARGS, "--out", str(run), "--iters", "3", *CLI_TINY]) == 0
+    before = _snapshot(run)
+    out = capsys.readouterr().out         # train says where its outputs go
+    for where in (run / "checkpoints", run / "losses.jsonl", f"tensorboard --logdir {run / 'tb'}"):
+        assert str(where) in out, out
+    for iters in ("3", "2"):
+        assert main(["train", "--out", str(run), "--resume", "--iters", iters, *CLI_TINY]) == 0
+        out, err = capsys.readouterr()
+        assert "nothing to do" in out and "step 3" in out and "trained" not in out, out
+        assert err == ""
+    assert _snapshot(run) == before           # run.json (iters 3) and checkpoints untouched
+    assert json.loads((run / "run.json").read_text())["settings"]["iters"] == 3
+
+
+def test_resume_accepts_the_runs_own_command_line_and_names_what_differs(tmp_path, capsys):
+    run = tmp_path / "run"
+    first = ["train", *RUN_ARGS, "--out", str(run), "--iters", "2", *CLI_TINY]
+    assert main(first) == 0
+    capsys.readouterr()
+    # SPADE users' habit (--continue_train): the same command line plus --resume and more iters
+    assert main([*first[:-len(CLI_TINY)], "--resume", "--iters", "3", *CLI_TINY]) == 0
+    assert load_latest(run)[1]["step"] == 3
+    # equal to the run's defaults, spelled out: accepted too (defaults are not "given")
+    assert main(["train", "--out", str(run), "--resume", "--iters", "4", "--dataset", "scenes",
+                 "--seed", "0", "--no-vgg-loss", *CLI_TINY]) == 0
+    capsys.readouterr()
+    before = _snapshot(run)
+    rc = main(["train", "--out", str(run), "--resume", "--iters", "6", "--batch-size", "4",
+               "--size", "64x64", "--model", "spade", *CLI_TINY])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("error:") == 1, err
+    assert "--batch-size 4 (the run's: 2)" in err and "--size 64x64 (the run's: 128x128)" in err
+    assert "--model" not in err and "--ngf" not in err    # equal values are not refused
+    assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGUSR1, 138)])
+def test_signal_stops_at_a_step_with_a_checkpoint(tmp_path, sig, code):
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "run_analysis.py"), "train", "--model", "spade",
+           "--out", str(run), "--batch-size", "2", "--iters", "2000", "--n-train", "8",
+           "--ckpt-every", "1000", "--log-every", "1", *CLI_TINY]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not read_losses(run):
+            time.sleep(0.1)                   # the first step is logged: training is under way
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    path, state = load_latest(run)            # written at the stop, not at --ckpt-every
+    step = state["step"]
+    assert 1 <= step < 1000 and max(r["step"] for r in read_losses(run)) == step
+    assert f"{signal.Signals(sig).name} after step {step}" in err and str(path) in err
+    assert "train --resume --out" in err
+    assert not list((run / "checkpoints").glob(".*tmp*"))
+    # the resume command continues from there
+    assert main(["train", "--out", str(run), "--resume", "--iters", str(step + 1),
+                 "--threads", "1", "--no-progress"]) == 0
+    assert load_latest(run)[1]["step"] == step + 1
+
+
+def test_sigterm_under_torchrun_stops_every_rank_at_the_same_step(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "run_analysis.py"), "train", "--model", "spade", "--out", str(run),
+           "--batch-size", "2", "--iters", "2000", "--n-train", "8", "--ckpt-every", "1000",
+           "--log-every", "1", *CLI_TINY]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and not read_losses(run):
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signal.SIGTERM)      # torchrun forwards it to both ranks
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, state = load_latest(run)
+    step = state["step"]
+    # the checkpoint gathers both ranks' RNG states: both ranks reached the same save
+    assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2 and step < 1000
+    assert f"stopped by SIGTERM after step {step}" in err, err[-3000:]
+    assert err.count("stopped by SIGTERM") == 1        # rank 0 reports, once
+
+
+def test_undecodable_sample_mid_run_stops_with_one_line(coco_sample, tmp_path, monkeypatch, capsys):
+    """A file damaged after the up-front check (or only detectable by decoding): the run stops
+    with one line naming it, the last good checkpoint kept."""
+    import shutil
+
+    import vasis.train.trainer as trainer_mod
+
+    root = tmp_path / "coco"
+    names = sorted(p.stem for p in (coco_sample / "train_img").glob("*.jpg"))[:2]
+    for sub, ext in (("train_img", ".jpg"), ("train_label", ".png"), ("train_inst", ".png")):
+        (root / sub).mkdir(parents=True)
+        for n in names:
+            shutil.copy(coco_sample / sub / (n + ext), root / sub / (n + ext))
+    run = tmp_path / "run"
+    args = ["train", "--model", "spade", "--dataset", "coco-stuff", "--dataroot", str(root),
+            "--size", "64x64", "--batch-size", "1", "--ckpt-every", "1", "--no-vgg-loss",
+            "--out", str(run),
+            *CLI_TINY]
+    assert main([*args, "--iters", "2"]) == 0
+    bad = root / "train_img" / f"{names[0]}.jpg"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    monkeypatch.setattr(trainer_mod, "check_data", lambda *a, **k: None)  # damaged after the check
+    capsys.readouterr()
+    rc = main(["train", "--out", str(run), "--resume", "--iters", "6", *CLI_TINY])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("error: "), err
+    kept = list_checkpoints(run)[0]           # checkpoints every step: the one before the failure
+    step = load_latest(run)[1]["step"]
+    assert step >= 2 and f"stopped at step {step + 1}" in err, err
+    assert str(bad) in err and "truncated" in err and str(kept) in err and "--resume" in err
+    assert "Nothing was written" not in err
+
+
+def test_generate_checks_arguments_first_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    import vasis.train.generate as gen_mod
+
+    run = tmp_path / "run"
+    train(tiny("spade", iters=1), run, progress=False)
+    out = tmp_path / "gen"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    # a bad count is refused before anything is created (it used to leave empty folders)
+    with pytest.raises(SystemExit) as exit_:   # argparse refuses it while parsing
+        main(["generate", "--checkpoint", str(run), "--out", str(out), "--batch-size", "0"])
+    rc, err = exit_.value.code, capsys.readouterr().err
+    assert rc == 2 and "--batch-size" in err and "0" in err and "range()" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    from vasis.errors import UserError
+    with pytest.raises(UserError, match="--batch-size must be an integer >= 1, got 0"):
+        gen_mod.generate(run, out, batch_size=0)               # the library checks it too
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # a failure midway (here: the second label map) removes what was written
+    real = gen_mod._to_raw
+    calls = {"n": 0}
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(gen_mod, "_to_raw", failing)
+    with pytest.raises(OSError, match="disk full"):
+        gen_mod.generate(run, out / "nested", limit=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before      # no gen/, no temporaries
+    monkeypatch.setattr(gen_mod, "_to_raw", real)
+    # so the corrected retry works, and shows its progress
+    assert main(["generate", "--checkpoint", str(run), "--out", str(out), "--limit", "3",
+                 "--batch-size", "2", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "generate" in captured.err and "3/3" in captured.err, captured.err
+    assert len(list((out / "images").iterdir())) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["gen"])
+
+
+def test_check_images_full_finds_damage_the_file_end_does_not_show(tmp_path, capsys):
+    """A PNG whose middle is damaged still ends with IEND: the quick up-front check passes it
+    and the run stops when the sample is read (one line naming it); --check-images full
+    refuses the folder before anything is written."""
+    from vasis.data import write_scenes
+
+    root = write_scenes(tmp_path / "data", n_train=4, n_val=1, size=(32, 32))
+    bad = root / "train" / "images" / "00001.png"
+    data = bytearray(bad.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 16] = b"\x00" * 16              # inside the image data; IEND intact
+    bad.write_bytes(bytes(data))
+    args = ["train", "--model", "spade", "--dataset", "scenes", "--dataroot", str(root),
+            "--size", "32x32", "--batch-size", "2", "--iters", "8", *CLI_TINY]
+    out = tmp_path / "full"
+    assert main([*args, "--out", str(out), "--check-images", "full"]) == 2
+    err = capsys.readouterr().err
+    assert "00001.png" in err and "Nothing was written" in err and not out.exists()
+    out = tmp_path / "tail"
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err and "training stopped at step" in err, err

@@ -2,8 +2,12 @@
 
 Writes ``OUT/images/<name>_s<k>.png`` and the matching ``OUT/labels/<name>_s<k>.png`` so that
 ``run_analysis.py variation --images OUT/images --labels OUT/labels --dataset D`` works.
+Every argument is checked before anything is written, and the images go to a temporary folder
+that becomes OUT only when all are written: a failed or interrupted command leaves no OUT.
 """
 from __future__ import annotations
+
+from .argtypes import count
 
 
 def register(subparsers) -> None:
@@ -21,32 +25,27 @@ def register(subparsers) -> None:
     p.add_argument("--dataroot", default=None, help="dataset folder (default: the run's)")
     p.add_argument("--split", default="val", choices=("train", "val"))
     p.add_argument("--out", required=True, help="output folder (must be empty or new)")
-    p.add_argument("--samples", type=int, default=1, help="samples per label map")
-    p.add_argument("--limit", type=int, default=None, help="at most N label maps")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=count(1), default=1, help="samples per label map")
+    p.add_argument("--limit", type=count(1), default=None, help="at most N label maps")
+    p.add_argument("--batch-size", type=count(1), default=4)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not the EMA")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=count(1), default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import sys
-
     import torch
 
     from ..train.generate import generate
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        written = generate(args.checkpoint, args.out, labels=args.labels, dataset=args.dataset,
-                           dataroot=args.dataroot, split=args.split, samples=args.samples,
-                           batch_size=args.batch_size, seed=args.seed, limit=args.limit,
-                           device=args.device, use_ema=not args.no_ema)
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    written = generate(args.checkpoint, args.out, labels=args.labels, dataset=args.dataset,
+                       dataroot=args.dataroot, split=args.split, samples=args.samples,
+                       batch_size=args.batch_size, seed=args.seed, limit=args.limit,
+                       device=args.device, use_ema=not args.no_ema, progress=not args.no_progress)
     print(f"wrote {len(written)} images to {args.out}/images (labels in {args.out}/labels)")
     return 0

@@ -61,6 +61,16 @@ def canonical_name(name: str) -> str:
     return _ALIASES.get(key, key)
 
 
+def known_dataset(name: str) -> str:
+    """The canonical name of a dataset the suite reads (a folder layout or the built-in
+    scenes); a :class:`UserError` naming the choices otherwise."""
+    canon = canonical_name(name)
+    if canon not in FOLDER_DATASETS + ("scenes",):
+        raise UserError(f"unknown dataset {name!r}; choose one of "
+                        f"{sorted(FOLDER_DATASETS + ('scenes',))}")
+    return canon
+
+
 def _split_dir(split: str) -> str:
     if split not in ("train", "val", "test"):
         raise UserError(f"unknown split {split!r}; use 'train' or 'val' ('test' reads 'val')")
@@ -250,19 +260,23 @@ class FolderDataset(torch.utils.data.Dataset):
         s = self.samples[index]
         params = self.params(index)
         pp = self.preprocess
+        reading = s.label  # the file being read, named in the error
         try:
             with open_id_map(s.label) as lab:
                 raw = label_array(pp.apply(lab, params, Image.NEAREST))
+            reading = s.image
             with Image.open(s.image) as img:
                 image = image_tensor(pp.apply(img.convert("RGB"), params, Image.BICUBIC))
             inst = None
             if self.use_instance and s.instance is not None:
+                reading = s.instance
                 with open_id_map(s.instance) as im:
                     inst = label_array(pp.apply(im, params, Image.NEAREST))
         except (OSError, ValueError) as err:
-            raise DatasetError([Problem("unreadable", (str(s.label), str(s.image)),
-                                        f"reading sample {s.key!r} failed: {err}.",
-                                        "run vasis.data.validate_dataset to find every bad file")]) from err
+            raise DatasetError([Problem("unreadable", (str(reading),),
+                                        f"reading {reading} (sample {s.key!r}) failed: {err}.",
+                                        "replace or remove the file (vasis.data.validate_dataset "
+                                        "with decode_images=True finds every such file)")]) from err
         if raw.max(initial=0) >= self.lut.size or (self.lut[raw.astype(np.int64)] < 0).any():
             bad = sorted({int(v) for v in np.unique(raw) if v >= self.lut.size or self.lut[v] < 0})
             raise DatasetError([Problem(

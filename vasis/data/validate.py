@@ -3,7 +3,9 @@
 Reports missing pairs, duplicates, unreadable files, size mismatches between image, label and
 instance map, non-single-channel id maps and label ids outside the dataset's range. Image and
 instance sizes come from file headers; label maps are decoded once for their ids (a bincount
-per file). Nothing is written.
+per file). Truncated JPEG / PNG files are caught from the file's last bytes (the JPEG
+end-of-image marker, the PNG IEND chunk) without decoding every image; ``decode_images=True``
+decodes every image fully. Nothing is written.
 """
 from __future__ import annotations
 
@@ -37,15 +39,37 @@ class ValidationReport:
         return f"{self.name} at {self.root}: {counts} samples, {len(self.problems)} problem(s)"
 
 
+_TAIL_BYTES = 64  # enough for PNG's 12-byte IEND chunk or JPEG's EOI marker plus padding
+_PNG_IEND = b"IEND\xaeB`\x82"  # chunk type and its fixed CRC
+
+
+def _tail_complete(path: Path, fmt: str | None) -> bool:
+    """Whether the file ends as a complete JPEG (EOI marker FF D9, maybe padded) or PNG (the
+    IEND chunk) does; other formats are not checked. Reads only the last bytes."""
+    if fmt not in ("JPEG", "PNG", "MPO"):
+        return True
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - _TAIL_BYTES))
+        tail = f.read()
+    if fmt == "PNG":
+        return _PNG_IEND in tail
+    return tail.rstrip(b"\x00\xff\r\n\t ").endswith(b"\xff\xd9")
+
+
 def _header(path: Path, what: str, problems: list[Problem], decode: bool = False):
+    """(size, mode) from the header; ``decode`` decodes the whole image. Without it a JPEG or
+    PNG whose end is missing (a truncated copy) is decoded too, so extra bytes after a complete
+    image are not mistaken for damage: only files that really fail to decode are reported."""
     try:
         with Image.open(path) as img:
-            if decode:
+            if decode or not _tail_complete(path, img.format):
                 img.load()
             return img.size, img.mode
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        problems.append(Problem("unreadable", (str(path),), f"{what} {path} cannot be read ({err}).",
-                                "replace the file with a valid image or remove the sample"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        problems.append(Problem("unreadable", (str(path),),
+                                f"{what} {path} cannot be read, it is damaged or truncated ({err}).",
+                                "replace the file with a complete copy or remove the sample"))
         return None, None
 
 
@@ -56,8 +80,9 @@ def validate_dataset(name, dataroot=None, split="train", *, use_instance: bool |
 
     ``name`` is a dataset name (``cityscapes``, ``ade20k``, ``coco-stuff``, ``custom``,
     ``scenes`` = a folder written by ``write_scenes``) or a :class:`FolderDataset`.
-    ``split`` may be a tuple such as ``("train", "val")``. ``decode_images=True`` also decodes
-    every image fully (catches truncated JPEGs; slower). Returns the report when all is well
+    ``split`` may be a tuple such as ``("train", "val")``. Truncated JPEG / PNG images are found
+    from their file ends; ``decode_images=True`` also decodes every image fully (catches damage
+    inside a complete-looking file; slower). Returns the report when all is well
     (or always, with ``raise_on_error=False``).
     """
     if isinstance(name, FolderDataset):

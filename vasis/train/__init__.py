@@ -4,13 +4,14 @@ Modules: :mod:`.recipes` (official optimiser / schedule / batch / EMA settings),
 :mod:`.checkpoint` (atomic checkpoints, RNG states), :mod:`.data` (resumable batch stream),
 :mod:`.loop` (one G step + D step), :mod:`.ema`, :mod:`.distributed` (torchrun / DDP),
 :mod:`.monitor` (jsonl, TensorBoard, variation metrics), :mod:`.trainer` (the run),
-:mod:`.generate` (images from a checkpoint).
+:mod:`.generate` (images from a checkpoint), :mod:`.stop` (clean stops on SIGINT / SIGTERM / SIGUSR1).
 """
 from .checkpoint import list_checkpoints, load_latest, read_checkpoint, resolve_checkpoint
 from .loop import NonFiniteLossError
 from .recipes import OASIS_FAMILY, SPADE_FAMILY, TrainRecipe, recipe
-from .trainer import RunSettings, Trainer, TrainResult, train
+from .stop import TrainingStopped
+from .trainer import RunSettings, SampleReadError, Trainer, TrainResult, train
 
 __all__ = ["TrainRecipe", "recipe", "SPADE_FAMILY", "OASIS_FAMILY", "RunSettings", "Trainer",
            "TrainResult", "train", "NonFiniteLossError", "list_checkpoints", "load_latest",
-           "read_checkpoint", "resolve_checkpoint"]
+           "read_checkpoint", "resolve_checkpoint", "TrainingStopped", "SampleReadError"]

@@ -31,17 +31,19 @@ class _ListSampler(Sampler):
         return len(self.indices)
 
 
-def check_data(dataset: str, dataroot) -> None:
+def check_data(dataset: str, dataroot, decode_images: bool = False) -> None:
     """Validate a dataset folder before anything is written (raises ``DatasetError`` listing
-    every problem). The built-in scenes (no dataroot) need no check."""
+    every problem). The built-in scenes (no dataroot) need no check. ``decode_images`` decodes
+    every image instead of checking headers and file ends."""
     if dataroot is None:
         if canonical_name(dataset) != "scenes":
             raise UserError(f"dataset {dataset!r} needs --dataroot (the folder holding its files); "
                              f"only 'scenes' has built-in data")
         return
     if not Path(dataroot).is_dir():
-        raise MissingFileError(f"dataroot {dataroot} does not exist or is not a folder")
-    validate_dataset(dataset, dataroot, "train")
+        raise MissingFileError(f"dataroot {dataroot} does not exist or is not a folder; give the "
+                               f"folder that holds the dataset's files")
+    validate_dataset(dataset, dataroot, "train", decode_images=decode_images)
 
 
 def training_dataset(dataset: str, dataroot, size, seed: int, n: int | None = None):

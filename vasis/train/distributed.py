@@ -103,6 +103,15 @@ def all_finite(flag: bool, env: DistEnv) -> bool:
     return bool(t.item())
 
 
+def max_over_ranks(value: int, env: DistEnv) -> int:
+    """The largest ``value`` of all ranks (one all-reduce under DDP), e.g. a stop request."""
+    if not env.enabled:
+        return int(value)
+    t = torch.tensor([int(value)], dtype=torch.int64, device=env.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def gather_objects(obj, env: DistEnv) -> list:
     if not env.enabled:
         return [obj]

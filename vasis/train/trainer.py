@@ -33,7 +33,10 @@ from .ema import new_ema, refreshed_copy
 from .loop import NonFiniteLossError, StepContext, iteration, model_inputs
 from .monitor import RunLog, sample_grid, variation_metrics
 from .recipes import TrainRecipe, recipe as make_recipe
+from .stop import StopOnSignals, TrainingStopped
+from ..data import DatasetError
 from ..errors import UserError, MissingFileError, ExistsError
+from ..presets import discriminator_config, generator_config
 
 # Settings a resume may change; everything else comes from the checkpoint.
 RESUME_UPDATABLE = ("iters", "epochs", "ckpt_every", "log_every", "sample_every", "keep",
@@ -87,6 +90,21 @@ class RunSettings:
         return r
 
 
+def _check_norm_statistics(cfg, batch_size: int, size) -> None:
+    """The generator's first map is (H, W) / 2**upsamplings; its training-mode norm needs more
+    than one value per channel (batch x pixels for batch norm, pixels for instance norm) -
+    else torch fails mid-step with a bare ValueError."""
+    ups = cfg.num_upsampling_layers_count
+    pixels = (size[0] // 2 ** ups) * (size[1] // 2 ** ups)
+    values = pixels if cfg.norm.param_free == "instance" else batch_size * pixels
+    if values < 2:
+        need = "a larger --size" if cfg.norm.param_free == "instance" else \
+            "--batch-size 2 or more, or a larger --size"
+        raise UserError(f"--size {size[0]}x{size[1]} with --batch-size {batch_size} leaves the "
+                        f"generator's first {cfg.norm.param_free} norm one value per channel "
+                        f"(a {size[0] // 2 ** ups}x{size[1] // 2 ** ups} map); use {need}")
+
+
 def _preset_name(dataset: str) -> str:
     from ..data.folders import canonical_name
     return canonical_name(dataset)
@@ -99,6 +117,13 @@ class TrainResult:
     epoch: int
     checkpoint: Path | None
     last_losses: dict
+    total_steps: int = 0
+    nothing_to_do: bool = False     # a resume whose run was already at (or past) its end
+    is_main: bool = True            # rank 0 (the one that reports) under torchrun
+
+
+class SampleReadError(UserError):
+    """A training sample could not be read mid-run (e.g. a truncated image): the run stopped."""
 
 
 def _seed_all(seed: int) -> None:
@@ -139,6 +164,9 @@ class Trainer:
                                   env.world_size, workers)
 
         self.g_raw = build_generator(s.model, preset, **{**s.generator, "height": h, "width": w}).to(dev)
+        _check_norm_statistics(generator_config(s.model, preset, **{**s.generator, "height": h,
+                                                                     "width": w}),
+                               self.recipe.batch_size, (h, w))
         self.d_raw = build_discriminator(s.model, preset, **{**s.discriminator, "height": h, "width": w}).to(dev)
         family = self.recipe.family
         self.ema = new_ema(self.g_raw) if family == "oasis" and self.recipe.ema_decay is not None else None
@@ -179,6 +207,7 @@ class Trainer:
         if self.total_steps < 1:
             raise UserError(f"nothing to train: {self.total_steps} iterations")
         self.last_checkpoint: Path | None = None
+        self.saved_step = self.step if state is None else int(state["step"])
         self.last_losses: dict = {}
         if state is not None:
             self.load_state_dict(state)
@@ -247,6 +276,7 @@ class Trainer:
             state["ema_eval"] = ema_eval.state_dict() if ema_eval is not None else None
             path = ckpt_io.save_checkpoint(self.run_dir, state, keep=self.settings.keep)
             self.last_checkpoint = path
+        self.saved_step = self.step
         barrier(self.env)
         return path
 
@@ -279,7 +309,9 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (progress and env.is_main),
                    desc=f"{s.model}/{s.dataset}", unit="it", dynamic_ncols=True)
         spe = self.stream.steps_per_epoch
+        stop = StopOnSignals()
         try:
+            stop.__enter__()
             while self.step < self.total_steps:
                 for batch in self.stream.batches(self.epoch, self.batch):
                     losses = iteration(self.ctx, batch, self.step + 1)
@@ -300,17 +332,35 @@ class Trainer:
                         self.samples(log)
                     if self.step % s.ckpt_every == 0 or self.step == self.total_steps:
                         self.save()
+                    if self.step < self.total_steps and (signum := stop.requested(env)):
+                        if self.saved_step != self.step:
+                            self.save()
+                        raise TrainingStopped(signum, self.step, self._newest_checkpoint(),
+                                              self.run_dir, env.is_main)
                     if self.step >= self.total_steps or self.batch == 0:
                         break
         except NonFiniteLossError as err:
-            last = ckpt_io.list_checkpoints(self.run_dir)
-            keep = f"the last good checkpoint {last[0]} is kept" if last else "no checkpoint was written yet"
-            raise _with_checkpoint(err, keep) from None
+            raise _with_checkpoint(err, self._kept()) from None
+        except DatasetError as err:  # a sample that passed the up-front check fails to decode
+            raise SampleReadError(
+                f"training stopped at step {self.step + 1}: {_one_line(err)} Then continue with "
+                f"--resume ({self._kept()}; '--check-images full' finds every such file "
+                f"up front).") from None
         finally:
+            stop.__exit__(None, None, None)
             bar.close()
             if log is not None:
                 log.close()
-        return TrainResult(self.run_dir, self.step, self.epoch, self.last_checkpoint, self.last_losses)
+        return TrainResult(self.run_dir, self.step, self.epoch, self.last_checkpoint,
+                           self.last_losses, self.total_steps, is_main=env.is_main)
+
+    def _newest_checkpoint(self) -> Path | None:
+        last = ckpt_io.list_checkpoints(self.run_dir)
+        return last[0] if last else None
+
+    def _kept(self) -> str:
+        last = self._newest_checkpoint()
+        return f"the last good checkpoint {last} is kept" if last else "no checkpoint was written yet"
 
 
 def _with_checkpoint(err: NonFiniteLossError, keep: str) -> NonFiniteLossError:
@@ -320,27 +370,114 @@ def _with_checkpoint(err: NonFiniteLossError, keep: str) -> NonFiniteLossError:
     return new
 
 
+def _one_line(err: DatasetError) -> str:
+    """The problem of a failed sample read as one line (also when a DataLoader worker re-raised
+    it, which keeps only the text: its last line is the problem)."""
+    if err.problems and err.problems[0].paths:
+        p = err.problems[0]
+        return f"{p.message} Fix: {p.fix}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1].lstrip("- ") if lines else "a sample could not be read."
+
+
 # ------------------------------------------------------------------------------------- entry
 def _is_nonempty_dir(p: Path) -> bool:
     return p.exists() and (not p.is_dir() or any(p.iterdir()))
 
 
+def _effective(saved: RunSettings, state: dict, key: str):
+    """The value the run in ``state`` trains with for a settings ``key`` (``size``,
+    ``recipe.batch_size``, ``generator.ngf``, ...), defaults resolved as the trainer did."""
+    head, _, sub = key.partition(".")
+    if head == "recipe":
+        return state["recipe"].get(sub)
+    if head in ("generator", "discriminator"):
+        make = generator_config if head == "generator" else discriminator_config
+        cfg = make(saved.model, state.get("preset") or _preset_name(saved.dataset),
+                   **getattr(saved, head))
+        return getattr(cfg, sub) if hasattr(cfg, sub) else getattr(cfg.norm, sub, None)
+    if head == "loss":
+        return saved.loss.get(sub)
+    if key == "size":
+        return tuple(state["size"])
+    if key == "n_train" and saved.n_train is None and saved.dataroot is None:
+        from .data import DEFAULT_SCENES_TRAIN
+        return DEFAULT_SCENES_TRAIN
+    return getattr(saved, key)
+
+
+def _normalised(key: str, value):
+    if value is None:
+        return None
+    if key == "dataset":
+        return _preset_name(value)
+    if key == "dataroot":
+        return str(Path(value).resolve())
+    if key == "size":
+        return tuple(value)
+    return value
+
+
+def _show(value) -> str:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return f"{value[0]}x{value[1]}"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def check_resume_options(saved: RunSettings, state: dict, given, run_dir) -> None:
+    """Refuse resume options that differ from the run's own settings (equal ones are fine, so
+    repeating the run's command line with --resume works). ``given``: (option, key, value)."""
+    wanted = {key: (option, value) for option, key, value in given}  # later options win
+    differ: dict[str, list[str]] = {}
+    for key, (option, value) in wanted.items():
+        mine, theirs = _normalised(key, value), _normalised(key, _effective(saved, state, key))
+        if isinstance(mine, float) and isinstance(theirs, float):
+            same = abs(mine - theirs) <= 1e-9 * max(abs(mine), abs(theirs))
+        else:
+            same = mine == theirs
+        if not same:
+            # a switch that sets several fields (--no-ttur) names the field that differs
+            shown = f"sets {key.split('.')[-1]} {value}" if option == "--no-ttur" else _show(value)
+            differ.setdefault(option, []).append(f"{shown} (the run's: {_show(theirs)})")
+    if differ:
+        listed = "; ".join(f"{option} " + ", ".join(items) for option, items in differ.items())
+        raise UserError(f"--resume continues the run in {run_dir} with its own settings, and "
+                        f"these options differ: {listed}. Drop them (or give the run's values), "
+                        f"or start a new run with another --out")
+
+
 def train(settings: RunSettings | None, run_dir, *, resume: bool = False, updates: dict | None = None,
-          device: str | None = None, progress: bool = True) -> TrainResult:
+          device: str | None = None, progress: bool = True, given=None, on_start=None,
+          check_images: str = "tail") -> TrainResult:
     """Train (or, with ``resume=True``, continue) the run in ``run_dir``.
 
     New runs refuse an existing non-empty ``run_dir``. A resume reads the settings from the
     newest good checkpoint; ``updates`` may change only :data:`RESUME_UPDATABLE` fields (e.g. a
-    larger ``iters``), and ``settings``, if given, must agree with the checkpoint's model and
-    dataset. Under torchrun every process calls this; only rank 0 writes.
+    larger ``iters``), ``given`` lists other settings as (option, key, value) that must equal
+    the run's (see :func:`check_resume_options`), and ``settings``, if given, must agree with
+    the checkpoint's model and dataset. A resume at or past the run's last step changes nothing
+    and returns ``nothing_to_do=True``. ``on_start(run_dir, settings, is_main)`` is called once
+    the run folder is written, before the first step. ``check_images`` is the up-front image
+    check: ``"tail"`` (headers and file ends) or ``"full"`` (decode every image). Under
+    torchrun every process calls this; only rank 0 writes.
     """
     run_dir = Path(run_dir)
+    if check_images not in ("tail", "full"):
+        raise UserError(f"check_images must be 'tail' or 'full', got {check_images!r}")
     env = setup(device)
     try:
         state = None
         if resume:
             if not run_dir.is_dir():
-                raise MissingFileError(f"--resume: run folder {run_dir} does not exist")
+                raise MissingFileError(f"--resume: run folder {run_dir} does not exist; give the "
+                                       f"--out of an existing run, or drop --resume for a new one")
+            if not ckpt_io.list_checkpoints(run_dir):
+                raise MissingFileError(
+                    f"--resume: {run_dir} holds no checkpoint ({ckpt_io.checkpoint_dir(run_dir)}/"
+                    f"step_*.pt); give the --out of a run that wrote one, or drop --resume and "
+                    f"start a new run in another --out")
             _, state = ckpt_io.load_latest(run_dir)
             saved = RunSettings.from_dict(state["run"])
             if settings is not None:
@@ -348,6 +485,7 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
                     if getattr(settings, key) != getattr(saved, key):
                         raise UserError(f"--resume: the run in {run_dir} trains {key} "
                                          f"{getattr(saved, key)!r}, not {getattr(settings, key)!r}")
+            check_resume_options(saved, state, given or (), run_dir)
             bad = sorted(set(updates or {}) - set(RESUME_UPDATABLE))
             if bad:
                 raise UserError(f"--resume cannot change {bad}; only {list(RESUME_UPDATABLE)}")
@@ -362,11 +500,14 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
                                       f"continue it or choose another --out")
         for name in ("ckpt_every", "log_every"):
             if getattr(settings, name) < 1:
-                raise UserError(f"{name} must be >= 1")
+                raise UserError(f"{name} must be >= 1, got {getattr(settings, name)}")
         if settings.iters is not None and settings.iters < 1:
-            raise UserError("iters must be >= 1")
-        check_data(settings.dataset, settings.dataroot)
+            raise UserError(f"iters must be >= 1, got {settings.iters}")
+        check_data(settings.dataset, settings.dataroot, decode_images=check_images == "full")
         trainer = Trainer(settings, run_dir, env, state)   # builds everything, writes nothing
+        if resume and trainer.step >= trainer.total_steps:
+            return TrainResult(run_dir, trainer.step, trainer.epoch, None, {},
+                               trainer.total_steps, nothing_to_do=True, is_main=env.is_main)
         barrier(env)
         if env.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -377,6 +518,8 @@ def train(settings: RunSettings | None, run_dir, *, resume: bool = False, update
                     "device": str(env.device)}
             ckpt_io.atomic_write_text(run_dir / "run.json", json.dumps(info, indent=1))
         barrier(env)
+        if on_start is not None:
+            on_start(run_dir, settings, env.is_main)
         return trainer.fit(progress)
     finally:
         teardown(env)
