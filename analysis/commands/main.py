@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job
 from ..main_train import DEFAULT_ITERS, TrainConfig
+from vasis.commands.argtypes import int_at_least
 from vasis.errors import UserError
 
 QUICK_MODELS = ("spade", "clade", "va-clade")
@@ -34,15 +35,15 @@ def register(subparsers) -> None:
                         "full run, <out>/figures with --quick or --models)")
     p.add_argument("--models", default=None,
                    help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--samples", type=int_at_least(1), default=None,
                    help="generations per layout (default 4; --quick 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--quick", action="store_true",
                    help=f"a fast check: {','.join(QUICK_MODELS)} at tiny widths (ngf 4, hidden 8), "
                         f"2 samples; training: 2 iterations at tiny widths, 4 layouts")
     p.add_argument("--no-train", action="store_true",
                    help="skip the training part (only the structural probes)")
-    p.add_argument("--train-iters", type=int, default=None, metavar="N",
+    p.add_argument("--train-iters", type=int_at_least(1), default=None, metavar="N",
                    help=f"training iterations per model (default {DEFAULT_ITERS}; --quick 2). "
                         f"Runs in <out>/train/<model> are reused when complete and resumed when "
                         f"shorter; a run with other settings or more iterations is replaced")
