@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 
 from . import metrics as M
-from vasis.errors import ExistsError
+from vasis.errors import ExistsError, UserError
 
 TRAIN_MODELS = ("spade", "va-spade")
 LABELS = {"data": "data", "spade": "SPADE", "va-spade": "VA-SPADE"}
@@ -109,7 +109,7 @@ def train_or_reuse(settings, run_dir, progress: bool = True) -> dict:
         if list_checkpoints(run_dir):
             try:
                 _, state = load_latest(run_dir)
-            except (ValueError, FileNotFoundError):
+            except UserError:  # no readable checkpoint (each damaged one was named): start over
                 state = None
         if state is not None:
             same = _comparable(state["run"]) == _comparable(settings.to_dict())

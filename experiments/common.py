@@ -208,11 +208,8 @@ def file_sha256(path) -> str:
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
+        from vasis.metrics.fid import file_sha256 as _sha256
+        _HASHES[key] = _sha256(path)
     return _HASHES[key]
 
 
@@ -349,7 +346,7 @@ class Context:
             try:
                 from vasis.train import load_latest
                 done = load_latest(run_dir)[1]["step"] >= s.iters
-            except Exception:  # noqa: BLE001 - a broken run is retrained below
+            except UserError:  # no readable checkpoint: the run is retrained below
                 done = False
         if not done:
             t = time.perf_counter()
