@@ -339,7 +339,13 @@ class Context:
             n_train=s.n_train if self.dataset == "scenes" else None, iters=s.iters,
             seed=self.seed, log_every=max(1, s.iters), sample_every=0, ckpt_every=s.iters,
             keep=1, tensorboard=False)
+        # The run folder names everything the run depends on besides the scale preset, so a
+        # run of another seed or data folder is never taken for this one.
         tag = "quick" if self.quick else "cpu"
+        if self.seed:
+            tag += f"-seed{self.seed}"
+        if self.dataroot:
+            tag += "-" + hashlib.sha1(os.path.abspath(self.dataroot).encode()).hexdigest()[:8]
         run_dir = self.runs / f"{self.dataset}-{tag}" / _slug(model, overrides)
         done = False
         if list_checkpoints(run_dir):
