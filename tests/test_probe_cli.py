@@ -74,6 +74,12 @@ def test_text_output(capsys):
     (["--model", "spade", "--layout", "three-class"], "unknown --layout"),
     (["--model", "spade", "--padding", "circular"], "unknown --padding"),
     (["--model", "spade", "--samples", "x"], "--samples must be an integer"),
+    # Messages name what was given and the command-line fix (not an id or a Python function).
+    (["--model", "spade", "--layout", "two-class", "--classes", "sky,sky"],
+     "--classes sky,sky names class id 1 twice"),
+    (["--model", "spade", "--layout", "two-class", "--classes", "sky,sky"], "--layout one-class"),
+    (["--model", "spade", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--model", "spade", "--samples", "0"], "--samples must be >= 1, got 0"),
 ])
 def test_errors_are_one_line_exit_2(capsys, args, needle):
     rc, out, err = probe(capsys, *args, *TINY)
