@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job
-from ..main_train import DEFAULT_ITERS, TrainConfig
+from ..main_train import DEFAULT_ITERS, TrainConfig, check_run_dirs
 from vasis.commands.argtypes import int_at_least
 from vasis.errors import UserError
 
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
                         f"2 samples; training: 2 iterations at tiny widths, 4 layouts")
     p.add_argument("--no-train", action="store_true",
                    help="skip the training part (only the structural probes)")
-    p.add_argument("--train-iters", type=int_at_least(1), default=None, metavar="N",
+    p.add_argument("--train-iters", type=int, default=None, metavar="N",
                    help=f"training iterations per model (default {DEFAULT_ITERS}; --quick 2). "
                         f"Runs in <out>/train/<model> are reused when complete and resumed when "
                         f"shorter; a run with other settings or more iterations is replaced")
@@ -76,10 +76,9 @@ def run(args) -> int:
                     overrides=dict(ngf=4, hidden=8) if quick else {}, out=out,
                     figures=Path(figures), progress=not getattr(args, "no_progress", False),
                     train=train)
-    try:
-        result = run_job(cfg)
-    except FileExistsError as err:  # a foreign folder where a training run goes: one line
-        raise UserError(str(err)) from None
+    if train is not None:
+        check_run_dirs(train, out)  # before the probes run for minutes
+    result = run_job(cfg)
     claims = result["claims"]
     print(f"main job done in {result['seconds']:.0f} s: {int(claims.holds.sum())}/{len(claims)} "
           f"claims hold")
