@@ -66,7 +66,7 @@ def _globals_named(data: bytes) -> tuple[list[str], bool]:
             elif isinstance(arg, str):
                 strings.append(arg)
         complete = True
-    except Exception:  # noqa: BLE001 - a damaged stream: report what was read so far
+    except ValueError:  # a damaged stream (incl. UnicodeDecodeError): report what was read so far
         pass
     return list(dict.fromkeys(names)), complete
 
