@@ -73,13 +73,14 @@ def bad(tmp_path):
 @pytest.mark.parametrize("name", ["evil.pt", "evil_zip.pt"])
 def test_malicious_pickle_never_runs(bad, name):
     root, pwned = bad
-    for load in (lambda p: vasis.load_official(p, "spade", "scenes", **TINY),
-                 lambda p: open_generator(p, "spade", "scenes"),
-                 lambda p: read_checkpoint(p)):
+    for load, fix in ((lambda p: vasis.load_official(p, "spade", "scenes", **TINY), "trust=True"),
+                      (lambda p: open_generator(p, "spade", "scenes"), "--trust-checkpoint"),
+                      # the trainer's own checkpoints never need it: no opt-in offered
+                      (read_checkpoint, "No file this suite writes needs that")):
         with pytest.raises(UserError) as err:
             load(root / name)
         msg = str(err.value)
-        assert "full unpickling" in msg and "arbitrary code" in msg and "trust=True" in msg
+        assert "full unpickling" in msg and "arbitrary code" in msg and fix in msg
         assert "posix.system" in msg  # what it would have run, read without running it
     assert not pwned.exists()
 
@@ -95,6 +96,23 @@ def test_probe_and_experiment_refuse_malicious_checkpoint(bad, capsys, monkeypat
         assert "--trust-checkpoint" in err and "full unpickling" in err
     assert not pwned.exists()
     assert not (root / "outputs").exists()  # experiment validated before writing anything
+
+
+def test_trust_checkpoint_flag_opts_in(tmp_path, capsys):
+    """An official state dict saved next to a numpy value needs full unpickling."""
+    sd = vasis.build_generator("spade", "scenes", **TINY).state_dict()
+    torch.save({"state_dict": sd, "epoch": np.int64(3)}, tmp_path / "latest_net_G.pth")
+    probe = ["probe", "--checkpoint", str(tmp_path / "latest_net_G.pth"), "--model", "spade",
+             "--samples", "2", "--ngf", "4", "--hidden", "8"]
+    assert main(probe) == 2 and "--trust-checkpoint" in capsys.readouterr().err
+    assert main([*probe, "--trust-checkpoint"]) == 0
+    assert capsys.readouterr().out.startswith("# probe spade (official checkpoint")
+    ctx = common.Context(tmp_path / "out", checkpoints={"spade": str(tmp_path / "latest_net_G.pth")},
+                         quick=True, log=None, trust=True)
+    gen = ctx.generator("spade", overrides=TINY)
+    assert torch.equal(gen.state_dict()["fc.weight"], sd["fc.weight"])
+    with pytest.raises(UserError, match="--trust-checkpoint"):
+        common.Context(tmp_path / "out", checkpoints={"spade": str(tmp_path / "latest_net_G.pth")})
 
 
 def test_trust_opts_in_to_full_unpickling(tmp_path):

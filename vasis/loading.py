@@ -88,11 +88,12 @@ def _short(err: BaseException) -> str:
 
 
 def load_torch_file(path, *, what: str = "checkpoint", trust: bool = False,
-                    trust_hint: str = TRUST_HINT):
+                    trust_hint: str | None = TRUST_HINT):
     """``torch.load(path, map_location='cpu', weights_only=not trust)`` with one clear error.
 
     ``what`` names the file in messages ("checkpoint", "FID weights file", ...); ``trust_hint``
-    says how the caller opts in to full unpickling. Raises :class:`MissingFileError` for a
+    says how the caller opts in to full unpickling (None: there is no opt-in, e.g. for the
+    suite's own training checkpoints, which never need it). Raises :class:`MissingFileError` for a
     missing file or a folder, :class:`UserError` for anything that does not read back.
     """
     path = os.fspath(path)
@@ -120,10 +121,12 @@ def load_torch_file(path, *, what: str = "checkpoint", trust: bool = False,
                 held = (f"holds Python objects besides tensors ({', '.join(foreign[:4])}"
                         f"{', ...' if len(foreign) > 4 else ''})" if foreign else
                         f"is a pickle the safe reader cannot read ({_short(err)})")
+                fix = (f"Only if you trust where it came from, pass {trust_hint}" if trust_hint
+                       else "No file this suite writes needs that, so this is not one; it was not "
+                            "read")
                 raise UserError(
                     f"{what} {path!r} {held}; reading it needs full unpickling, which can run "
-                    f"arbitrary code from the file. Only if you trust where it came from, pass "
-                    f"{trust_hint}") from None
+                    f"arbitrary code from the file. {fix}") from None
         raise UserError(f"{what} {path!r} is a damaged {'zip archive' if kind == 'zip' else 'pickle'}"
                         f" ({_short(err)}), not a readable PyTorch checkpoint; copy or download "
                         f"it again") from None

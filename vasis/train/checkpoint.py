@@ -94,7 +94,8 @@ def check_state(state, path) -> dict:
 def read_checkpoint(path) -> dict:
     """Load one checkpoint file (CPU tensors, ``weights_only=True``); a
     :class:`vasis.errors.UserError` if it does not read back or is not a trainer checkpoint."""
-    return check_state(load_torch_file(path, what="training checkpoint"), path)
+    # The trainer writes tensors and plain values only: no opt-in to full unpickling here.
+    return check_state(load_torch_file(path, what="training checkpoint", trust_hint=None), path)
 
 
 def load_latest(run_dir) -> tuple[Path, dict]:
