@@ -111,10 +111,12 @@ def boundary_index(position: float, length: int, what: str = "boundary") -> int:
     return k
 
 
-def _check_two(a: int, b: int) -> None:
+def _check_two(first: ClassRef, second: ClassRef, a: int, b: int) -> None:
     if a == b:
-        raise UserError(f"a two-class layout needs two different classes, got {a} twice "
-                         f"(use one_class for a one-class map)")
+        given = repr(first) if str(first) == str(second) else f"{first!r} and {second!r}"
+        raise UserError(f"a two-class layout needs two different classes, got {given}, both "
+                        f"class id {a} (for a map of one class use one_class(), on the command "
+                        f"line --layout one-class)")
 
 
 def one_class(cls: ClassRef, *, dataset=None, size=None) -> torch.Tensor:
@@ -134,7 +136,7 @@ def two_class(first: ClassRef, second: ClassRef, *, orientation: str = "horizont
     The Figure-2 two-class map is ``two_class('sky', 'road', dataset='cityscapes')``.
     """
     a, b = resolve_class(first, dataset), resolve_class(second, dataset)
-    _check_two(a, b)
+    _check_two(first, second, a, b)
     h, w = resolve_size(size, dataset)
     out = torch.full((h, w), b, dtype=torch.long)
     if orientation == "horizontal":
@@ -187,7 +189,7 @@ def box(inner: ClassRef, outer: ClassRef, *, box_size=0.5, center=(0.5, 0.5), da
         size=None) -> torch.Tensor:
     """(H, W) map of class ``outer`` with a rectangle of class ``inner`` (see :func:`box_bounds`)."""
     a, b = resolve_class(inner, dataset), resolve_class(outer, dataset)
-    _check_two(a, b)
+    _check_two(inner, outer, a, b)
     h, w = resolve_size(size, dataset)
     top, left, bh, bw = box_bounds(box_size, center, (h, w))
     out = torch.full((h, w), b, dtype=torch.long)

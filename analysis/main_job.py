@@ -101,6 +101,14 @@ def make_layout(layout: str, classes, dataset, gen) -> torch.Tensor:
         if len(classes) != 2:
             raise UserError(f"--layout two-class takes two classes, got {len(classes)}: "
                              f"{','.join(map(str, classes))}")
+        a, b = (L.resolve_class(c, gen) for c in classes)
+        if a == b:
+            raise UserError(f"--classes {','.join(map(str, classes))} names class id {a} twice; "
+                            f"a two-class layout needs two different classes (for one class use "
+                            f"--layout one-class)")
+        if gen.cfg.height < 2:
+            raise UserError(f"--layout two-class needs at least 2 pixel rows; the resolution is "
+                            f"{gen.cfg.height}x{gen.cfg.width} (use a larger --size)")
         return L.two_class(classes[0], classes[1], dataset=gen)
     raise UserError(f"unknown layout {layout!r}; choose one-class or two-class")
 

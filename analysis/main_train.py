@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 
 from . import metrics as M
-from vasis.errors import ExistsError
+from vasis.errors import ExistsError, UserError
 
 TRAIN_MODELS = ("spade", "va-spade")
 LABELS = {"data": "data", "spade": "SPADE", "va-spade": "VA-SPADE"}
@@ -89,6 +89,21 @@ def _looks_like_run(run_dir: Path) -> bool:
     return names <= {"run.json", "checkpoints", "losses.jsonl", "tb"}
 
 
+def run_dir_of(out, model: str) -> Path:
+    return Path(out) / "train" / model
+
+
+def check_run_dirs(tcfg: "TrainConfig", out) -> None:
+    """Refuse, before anything runs, a foreign folder where a training run would go (it is
+    never replaced; see :func:`train_or_reuse`)."""
+    for model in tcfg.models:
+        run_dir = run_dir_of(out, model)
+        if run_dir.exists() and (not run_dir.is_dir() or (any(run_dir.iterdir())
+                                                          and not _looks_like_run(run_dir))):
+            raise ExistsError(f"{run_dir} exists and is not a training run of this job; "
+                              f"move it away or choose another --out")
+
+
 def train_or_reuse(settings, run_dir, progress: bool = True) -> dict:
     """Train ``settings`` into ``run_dir``; reuse a complete run, resume a shorter one.
 
@@ -109,7 +124,7 @@ def train_or_reuse(settings, run_dir, progress: bool = True) -> dict:
         if list_checkpoints(run_dir):
             try:
                 _, state = load_latest(run_dir)
-            except (ValueError, FileNotFoundError):
+            except UserError:  # no readable checkpoint (each damaged one was named): start over
                 state = None
         if state is not None:
             same = _comparable(state["run"]) == _comparable(settings.to_dict())
@@ -297,7 +312,7 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     names = list(label_space("scenes").classes)
     runs = {}
     for model in tcfg.models:
-        run_dir = out / "train" / model
+        run_dir = run_dir_of(out, model)
         info = train_or_reuse(tcfg.settings(model, seed), run_dir, progress)
         info["losses"] = last_losses(run_dir)
         runs[model] = info
@@ -312,7 +327,7 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     generated = {}
     summary = []
     for model in tcfg.models:
-        gen, *_ = load_generator(out / "train" / model)
+        gen, *_ = load_generator(run_dir_of(out, model))
         imgs = generate(gen, labels, tcfg.samples, seed)
         generated[model] = imgs
         sources[model] = source_statistics((imgs.numpy() + 1) / 2, lab_np, tcfg.distance)

@@ -456,6 +456,18 @@ def _check_pair(img: np.ndarray, lab: np.ndarray, i: int, sources) -> None:
                          f"size {lab.shape}")
 
 
+def _check_ids(lab: np.ndarray, space, ignore, name: str) -> None:
+    """Ids of ``lab`` must be classes of ``space`` (or ignored ids such as its don't-care)."""
+    ids = np.unique(lab)
+    bad = [int(v) for v in ids if not (0 <= v < space.label_nc or int(v) in ignore)]
+    if bad:
+        allowed = f"0..{space.label_nc - 1}" + (f" and {DONTCARE_ID} (don't care)"
+                                               if DONTCARE_ID in ignore else "")
+        raise UserError(f"{name}: label ids {bad[:10]} are outside the {space.name} label space "
+                        f"({allowed}); give the --dataset these label maps belong to (see "
+                        f"`run_analysis.py classes --dataset D`)")
+
+
 def _official(pairs, label_nc, dataset, sources) -> IntraClassVariation:
     """``pairs`` yields (label, image) lazily: as in the script, a label map is checked before
     its image is read."""
@@ -546,10 +558,13 @@ def _corrected(pairs, ignore, min_pixels, ddof, dataset, label_nc, sources):
     pool_l: dict[int, _Pool] = {}
     n = 0
     min_pixels = max(int(min_pixels), ddof + 1)
+    space = label_space(dataset) if dataset is not None else None
     for i, (img, lab) in enumerate(pairs):
         img = np.asarray(img, dtype=np.float64)
         lab = _np(lab).astype(np.int64)
         _check_pair(img, lab, i, sources)
+        if space is not None:
+            _check_ids(lab, space, ignore, _name(i, sources))
         n += 1
         flat = img.reshape(-1, 3).T  # (3, H*W)
         lab_flat = lab.reshape(-1)
@@ -641,15 +656,42 @@ def match_files(images_dir, labels_dir, dataset: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _decode(path: str, read):
+    """``read(path)`` with a file that is no (complete) image reported as one line."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        return read(path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        # PIL: UnidentifiedImageError (not an image), OSError (truncated), SyntaxError
+        # (broken header); matplotlib: ValueError. A UserError of ours passes through.
+        if isinstance(err, UserError):
+            raise
+        raise UserError(f"{path} is not a readable image ({type(err).__name__}: {err}); remove "
+                        f"it from the folder or replace it") from None
+
+
 def _read_label(path: str, size_hw=None) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
-        if im.mode not in ("L", "P", "I", "I;16", "1"):
-            raise UserError(f"{path}: label maps must be single-channel id images, got mode {im.mode}")
-        if size_hw is not None and im.size != (size_hw[1], size_hw[0]):
-            im = im.resize((size_hw[1], size_hw[0]), Image.NEAREST)
-        return np.array(im).astype(np.int64)
+    def read(p):
+        with Image.open(p) as im:
+            if im.mode not in ("L", "P", "I", "I;16", "1"):
+                raise UserError(f"{p}: label maps must be single-channel id images, got mode "
+                                f"{im.mode}")
+            if size_hw is not None and im.size != (size_hw[1], size_hw[0]):
+                im = im.resize((size_hw[1], size_hw[0]), Image.NEAREST)
+            return np.array(im).astype(np.int64)
+    return _decode(path, read)
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    from PIL import Image
+
+    def read(p):
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"))
+    return _decode(path, read)
 
 
 def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
@@ -662,7 +704,10 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
     that size), images with ``matplotlib.pyplot.imread`` times 255 - so PNGs are on 0..255 but
     JPEGs on 0..65025 (the script's JPEG scale quirk: imread gives uint8 for JPEG, floats in 0..1
     for PNG). Corrected mode reads every image as 8-bit RGB (0..255) and nearest-resizes a label
-    map to its image's size when they differ.
+    map to its image's size when they differ; ``dataset`` decides the label space: ids outside
+    its classes raise a ``UserError`` naming the file, its don't-care 255 (COCO-Stuff only) is
+    ignored, and ``per_class`` carries its class names. A file that is no readable image raises
+    a ``UserError`` naming it.
     """
     if dataset not in OFFICIAL_DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; choose one of {sorted(OFFICIAL_DATASETS)}")
@@ -673,7 +718,7 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
         import matplotlib.pyplot as plt
 
         def read_image(path, name):
-            img = np.asarray(plt.imread(path), dtype=np.float32) * 255
+            img = np.asarray(_decode(path, plt.imread), dtype=np.float32) * 255
             if img.ndim != 3 or img.shape[2] != 3:
                 raise UserError(f"{name}: the official script needs RGB images, got shape {img.shape}")
             if img.shape[:2] != osize:
@@ -687,15 +732,15 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
                 for (ip, lp), name in zip(pairs, sources))
         return _official(lazy, label_nc, dataset, sources)
 
-    from PIL import Image
-
     def pairs_iter():
         for ip, lp in pairs:
-            with Image.open(ip) as im:
-                img = np.asarray(im.convert("RGB"))
+            img = _read_rgb(ip)
             yield img, _read_label(lp, img.shape[:2])
 
-    opts = {"ignore": IGNORE, "min_pixels": 2, "ddof": 0}
+    # The dataset decides which ids are classes and which are ignored: its don't-care (255)
+    # where it has one (COCO-Stuff); elsewhere 255 is out of range like any other unknown id.
+    space = label_space(dataset)
+    opts = {"ignore": (DONTCARE_ID,) if space.dontcare else (), "min_pixels": 2, "ddof": 0}
     unknown = set(kwargs) - set(opts)
     if unknown:
         raise TypeError(f"unexpected options {sorted(unknown)}")

@@ -1,8 +1,9 @@
 """``run_analysis.py experiment NAME``: run one of the paper's tables / figures.
 
 Writes ``OUT/<NAME>.csv`` (the finished cells), ``OUT/<NAME>.md`` and the figures into ``--out``
-(default ``outputs/experiments``); ``OUT/results.json`` keeps every finished cell, so a rerun
-(or a run after an interruption) computes only what is missing. Without ``--checkpoint`` the
+(default ``outputs/experiments``); ``OUT/results.json`` keeps every finished cell, keyed by
+everything that determines it (dataset, scale, seed, the checkpoint's content hash, ...), so a
+rerun (or a run after an interruption) computes only what is missing. Without ``--checkpoint`` the
 models are trained briefly on the built-in scenes data into ``OUT/runs`` (reused next time).
 """
 from __future__ import annotations
@@ -11,17 +12,21 @@ import importlib
 import json
 import time
 
+from vasis.commands.argtypes import count
+
 from . import EXPERIMENTS
 
 EPILOG = """\
 --checkpoint MODEL=PATH (repeatable): MODEL is a row key of the experiment - a preset
 (spade, clade, clade-icpe, oasis, va-spade, va-clade, va-oasis) or, for table4 / table5, a variant
 'va-spade:noise', 'va-clade:plus', ... PATH is a suite training run (folder or
-checkpoints/step_*.pt) or an official generator checkpoint (latest_net_G.pth, *_G.pth,
-*_EMA.pth), loaded with vasis.load_official on --dataset. Rows without a checkpoint are
-trained briefly on --dataset (default: the built-in scenes) into --runs. table1 takes
-MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1, spade:conv-k1-blocks,
-clade:reflect, clade:conv-k1; MODEL or MODEL:original for the original).
+checkpoints/step_*.pt; rebuilt from the run's own settings) or an official generator
+checkpoint (latest_net_G.pth, *_G.pth, *_EMA.pth), loaded with vasis.load_official on
+--dataset; the two are told apart by content. Files are read with weights_only=True; one that
+needs full unpickling (which can run code from the file) is refused unless --trust-checkpoint.
+Rows without a checkpoint are trained briefly on --dataset (default: the built-in scenes) into
+--runs. table1 takes MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1,
+spade:conv-k1-blocks, clade:reflect, clade:conv-k1; MODEL or MODEL:original for the original).
 
 FID needs pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth in the torch hub
 checkpoints folder, or --fid-weights); without them the FID cells read
@@ -43,6 +48,9 @@ def add_arguments(p) -> None:
     p.add_argument("name", choices=EXPERIMENTS)
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH",
                    help="a generator for row MODEL (repeatable; see below)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow full unpickling of a --checkpoint that needs it: this can run code "
+                        "from the file, use it only for files you trust")
     p.add_argument("--dataset", default="scenes", help="evaluation / training data (default scenes)")
     p.add_argument("--dataroot", default=None, help="folder of --dataset (not for scenes)")
     p.add_argument("--out", default="outputs/experiments", help="output folder")
@@ -60,7 +68,7 @@ def add_arguments(p) -> None:
                    help="TorchScript segmenter for mIoU / Acc (default for scenes: the suite's "
                         "scene segmenter, trained once into --runs)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -70,21 +78,13 @@ def run(args) -> int:
     module = importlib.import_module(f"experiments.{args.name}")
     check = getattr(module, "check_args", None)
     if check is not None:
-        # A runner's own input checks run before the context creates --out; their UserError
-        # reaches vasis.cli (one line on stderr, exit 2).
+        # A runner's own input checks run before the context creates --out.
         check(args)
-    try:
-        ctx = context_from_args(args)
-    except ValueError as err:
-        print(f"error: {err}")
-        return 2
+    # Bad input raises vasis.errors.UserError, which vasis.cli prints as one line on stderr.
+    ctx = context_from_args(args)
     start = time.perf_counter()
-    try:
-        with fast_cpu():
-            paths = module.run(ctx, args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
-        return 2
+    with fast_cpu():
+        paths = module.run(ctx, args)
     seconds = time.perf_counter() - start
     if args.format == "json":
         print(json.dumps({"experiment": args.name, "seconds": round(seconds, 2),

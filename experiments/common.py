@@ -1,8 +1,10 @@
 """Shared core of the experiment runners: result store, models, metrics, tables, figures.
 
 * :class:`ResultStore` - ``OUT/results.json``: every finished cell, keyed by
-  (experiment, model, setting, metric), rewritten atomically after each computed group of cells,
-  so an interrupted run recomputes only the cells that are missing.
+  (experiment, model, setting, metric) and its scope (dataset, data folder, scale / quick, seed,
+  evaluation N, the given checkpoint's sha256, segmenter, FID weights), rewritten atomically
+  after each computed group of cells, so an interrupted run recomputes only the cells that are
+  missing and a run with other inputs never shows a stale cell.
 * :class:`Context` - what a runner needs: the generators (``--checkpoint MODEL=PATH``, or a short
   suite training run on the built-in scenes data in ``RUNS/``, reused when present), the
   evaluation label maps, the scenes segmenter (trained once, cached in ``RUNS/``), the FID
@@ -13,16 +15,19 @@
 
 ``MODEL=PATH``: ``MODEL`` is the row key the runner prints (a preset such as ``spade`` or
 ``va-oasis``; for the Table 4/5 variants ``va-spade:noise``, ``va-clade:plus``, ...). ``PATH`` is
-a suite training run (its folder or a ``checkpoints/step_*.pt`` file; read with
-:func:`vasis.train.load_generator`) or an official generator checkpoint (``latest_net_G.pth``,
-``*_G.pth``, ``*_EMA.pth``; read with :func:`vasis.load_official` as the preset before the
-``:`` with the row's switches, on ``--dataset``).
+a suite training run (its folder or a ``checkpoints/step_*.pt`` file; rebuilt from the run's
+own settings) or an official generator checkpoint (``latest_net_G.pth``, ``*_G.pth``,
+``*_EMA.pth``; read with :func:`vasis.load_official` as the preset before the ``:`` with the
+row's switches, on ``--dataset``), told apart by content
+(:func:`vasis.train.load.generator_from_content`). Every given file is read once, up front, with
+``weights_only=True`` (full unpickling only with ``trust=True`` / ``--trust-checkpoint``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,47 +45,79 @@ MARKER = "__metrics__"  # metric of the cell listing a group's metric names (com
 
 
 # ------------------------------------------------------------------------------ result store
+def scope_id(scope: dict) -> str:
+    """A short stable id of a cell's scope (everything besides its names that determines it)."""
+    text = json.dumps(scope, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class ResultStore:
     """Finished cells of all experiments in one JSON file (``OUT/results.json``).
 
     ``compute(experiment, model, setting, metrics, fn)`` returns the stored values and calls
     ``fn()`` (which returns ``{metric: value}``) only when one of ``metrics`` is missing; only the
     missing cells are then stored. ``computed`` counts the calls of ``fn``.
+
+    Each cell is also keyed by its *scope*: ``scope(model, setting)`` returns a dict of
+    everything else that determines the cell (dataset, data folder, scale and quick or not,
+    seed, evaluation N, the checkpoint's sha256, segmenter, FID weights; see
+    :meth:`Context.cell_scope`). A cell of another scope is never reused (it stays in the file,
+    so switching back finds it again). Cells written without a scope (older files) are dropped.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, scope: Callable[[str, str], dict] | None = None):
         self.path = Path(path)
-        self.cells: dict[tuple[str, str, str, str], object] = {}
+        self.scope = scope or (lambda model, setting: {})
+        self.cells: dict[tuple[str, str, str, str, str], object] = {}
+        self.scopes: dict[str, dict] = {}
+        self._ids: dict[tuple[str, str], str] = {}
         self.computed = 0
         if self.path.is_file():
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            for c in data.get("cells", []):
-                self.cells[(c["experiment"], c["model"], c["setting"], c["metric"])] = c["value"]
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                rows = [(c["experiment"], c["model"], c["setting"], c["metric"], c["scope"],
+                         c["value"]) for c in data.get("cells", []) if "scope" in c]
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                raise UserError(f"{self.path} is not a results file of the experiment runners "
+                                f"({err}); move it away or choose another --out") from None
+            for *key, value in rows:
+                self.cells[tuple(key)] = value
+            self.scopes = dict(data.get("scopes", {}))
+
+    def _sid(self, model: str, setting: str) -> str:
+        key = (model, setting)
+        if key not in self._ids:
+            scope = self.scope(model, setting)
+            self._ids[key] = sid = scope_id(scope)
+            self.scopes[sid] = scope
+        return self._ids[key]
+
+    def _key(self, experiment, model, setting, metric) -> tuple:
+        return (experiment, model, setting, metric, self._sid(model, setting))
 
     def has(self, *key) -> bool:
-        return tuple(key) in self.cells
+        return self._key(*key) in self.cells
 
     def get(self, *key):
-        return self.cells[tuple(key)]
+        return self.cells[self._key(*key)]
 
     def _save(self) -> None:
-        cells = [dict(experiment=k[0], model=k[1], setting=k[2], metric=k[3], value=v)
+        cells = [dict(experiment=k[0], model=k[1], setting=k[2], metric=k[3], scope=k[4], value=v)
                  for k, v in self.cells.items()]
-        atomic_write_text(self.path, json.dumps({"cells": cells}, indent=1))
+        used = {k[4] for k in self.cells}
+        scopes = {sid: sc for sid, sc in self.scopes.items() if sid in used}
+        atomic_write_text(self.path, json.dumps({"cells": cells, "scopes": scopes}, indent=1,
+                                                default=str))
 
     def put(self, experiment, model, setting, metric, value) -> None:
-        if isinstance(value, (np.floating, np.integer)):
-            value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            value = str(value)
-        self.cells[(experiment, model, setting, metric)] = value
+        self.cells[self._key(experiment, model, setting, metric)] = _plain(value)
         self._save()
 
     def compute(self, experiment: str, model: str, setting: str, metrics: Iterable[str] | None,
                 fn: Callable[[], dict]) -> dict:
         """``metrics=None``: whatever ``fn`` returns (their names are kept in a marker cell)."""
         if metrics is None:
-            marker = (experiment, model, setting, MARKER)
+            marker = self._key(experiment, model, setting, MARKER)
             if marker in self.cells:
                 metrics = [m for m in str(self.cells[marker]).split("\x1f") if m]
                 if all(self.has(experiment, model, setting, m) for m in metrics):
@@ -88,7 +125,7 @@ class ResultStore:
             self.computed += 1
             values = fn()
             for m, v in values.items():
-                self.cells[(experiment, model, setting, m)] = _plain(v)
+                self.cells[self._key(experiment, model, setting, m)] = _plain(v)
             self.cells[marker] = "\x1f".join(values)
             self._save()
             return {m: self.get(experiment, model, setting, m) for m in values}
@@ -98,13 +135,15 @@ class ResultStore:
             self.computed += 1
             values = fn()
             for m in missing:
-                self.cells[(experiment, model, setting, m)] = _plain(values[m])
+                self.cells[self._key(experiment, model, setting, m)] = _plain(values[m])
             self._save()
         return {m: self.get(experiment, model, setting, m) for m in metrics}
 
     def frame(self, experiment: str) -> pd.DataFrame:
+        """The cells of ``experiment`` in the current scope."""
         rows = [dict(experiment=k[0], model=k[1], setting=k[2], metric=k[3], value=v)
-                for k, v in self.cells.items() if k[0] == experiment and k[3] != MARKER]
+                for k, v in self.cells.items()
+                if k[0] == experiment and k[3] != MARKER and k[4] == self._sid(k[1], k[2])]
         return pd.DataFrame(rows, columns=["experiment", "model", "setting", "metric", "value"])
 
 
@@ -161,12 +200,38 @@ def _slug(model: str, overrides: dict) -> str:
     return f"{model}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def is_suite_checkpoint(path) -> bool:
-    p = Path(path)
-    if p.is_dir():
-        return True
-    obj = torch.load(p, map_location="cpu", weights_only=False)
-    return isinstance(obj, dict) and "run" in obj and "generator" in obj
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path) -> str:
+    """sha256 of a file's content (cached per path, size and modification time)."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        from vasis.metrics.fid import file_sha256 as _sha256
+        _HASHES[key] = _sha256(path)
+    return _HASHES[key]
+
+
+@dataclass(frozen=True)
+class GivenCheckpoint:
+    """A ``--checkpoint MODEL=PATH``, read once up front: the file read and its content."""
+
+    spec: str
+    file: Path
+    sha256: str
+    content: object = field(repr=False, compare=False)
+
+
+def read_checkpoints(specs: dict[str, str], trust: bool = False) -> dict[str, GivenCheckpoint]:
+    """Every given checkpoint read (``weights_only=True`` unless ``trust``) before anything is
+    computed or written, so a bad file stops the run with one line and nothing written."""
+    from vasis.train.load import read_generator_file
+    out = {}
+    for key, spec in specs.items():
+        file, content = read_generator_file(spec, trust=trust, trust_hint="--trust-checkpoint")
+        out[key] = GivenCheckpoint(spec, Path(file), file_sha256(file), content)
+    return out
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -191,13 +256,15 @@ class Context:
 
     def __init__(self, out, *, dataset: str = "scenes", dataroot=None, checkpoints=None,
                  quick: bool = False, runs=None, fid_weights=None, segmenter=None,
-                 device: str = "cpu", seed: int = 0, log: Callable[[str], None] | None = print):
+                 device: str = "cpu", seed: int = 0, log: Callable[[str], None] | None = print,
+                 trust: bool = False):
+        # Nothing is created here: the output folder appears with the first finished cell.
         self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
         self.runs = Path(runs) if runs is not None else self.out / "runs"
         self.dataset = dataset
         self.dataroot = dataroot
         self.checkpoints = dict(checkpoints or {})
+        self.given = read_checkpoints(self.checkpoints, trust=trust)
         self.quick = quick
         self.scale = QUICK if quick else DEFAULT
         self.fid_weights = fid_weights
@@ -205,11 +272,32 @@ class Context:
         self.device = device
         self.seed = seed
         self.log = log or (lambda s: None)
-        self.store = ResultStore(self.out / "results.json")
+        self.store = ResultStore(self.out / "results.json", scope=self.cell_scope)
         self._gens: dict = {}
         self._labels: dict = {}
         self._seg = None
         self._fid = None
+
+    def cell_scope(self, model: str, setting: str) -> dict:
+        """Everything besides (experiment, model, setting, metric) that determines a cell: a
+        cell computed under another scope is never shown (see :class:`ResultStore`)."""
+        from dataclasses import asdict
+        from vasis.metrics import default_weights_path
+
+        def file_id(path):
+            if path is None:
+                return None
+            return file_sha256(path) if os.path.isfile(path) else f"{os.path.abspath(path)} (absent)"
+
+        given = {k: self.given[k].sha256 for k in (model, f"{model}:{setting}") if k in self.given}
+        segmenter = self.segmenter_spec
+        if isinstance(segmenter, (str, os.PathLike)) and os.path.isfile(segmenter):
+            segmenter = file_sha256(segmenter)
+        return dict(dataset=self.dataset,
+                    dataroot=os.path.abspath(self.dataroot) if self.dataroot else None,
+                    quick=self.quick, scale=asdict(self.scale), n=self.scale.eval_images,
+                    seed=self.seed, checkpoints=given, segmenter=segmenter,
+                    fid_weights=file_id(self.fid_weights or default_weights_path()))
 
     # -------------------------------------------------------------------- generators
     def train_size(self) -> tuple[int, int]:
@@ -227,16 +315,13 @@ class Context:
             return self._gens[key]
         model = model or key.split(":")[0]
         overrides = dict(overrides or {})
-        path = self.checkpoints.get(key)
-        if path is not None:
-            if is_suite_checkpoint(path):
-                from vasis.train import generate as G
-                gen = G.load_generator(path, self.device)[0]
-                self.log(f"[{key}] suite checkpoint {path}")
-            else:
-                import vasis
-                gen = vasis.load_official(path, model, self.dataset, **overrides).to(self.device)
-                self.log(f"[{key}] official checkpoint {path}")
+        given = self.given.get(key)
+        if given is not None:
+            from vasis.train.load import generator_from_content
+            opened = generator_from_content(given.file, given.content, model, self.dataset,
+                                            device=self.device, **overrides)
+            gen = opened.generator
+            self.log(f"[{key}] {opened.description}")
         else:
             gen = self._train(model, overrides)
         gen.eval()
@@ -254,14 +339,20 @@ class Context:
             n_train=s.n_train if self.dataset == "scenes" else None, iters=s.iters,
             seed=self.seed, log_every=max(1, s.iters), sample_every=0, ckpt_every=s.iters,
             keep=1, tensorboard=False)
+        # The run folder names everything the run depends on besides the scale preset, so a
+        # run of another seed or data folder is never taken for this one.
         tag = "quick" if self.quick else "cpu"
+        if self.seed:
+            tag += f"-seed{self.seed}"
+        if self.dataroot:
+            tag += "-" + hashlib.sha1(os.path.abspath(self.dataroot).encode()).hexdigest()[:8]
         run_dir = self.runs / f"{self.dataset}-{tag}" / _slug(model, overrides)
         done = False
         if list_checkpoints(run_dir):
             try:
                 from vasis.train import load_latest
                 done = load_latest(run_dir)[1]["step"] >= s.iters
-            except Exception:  # noqa: BLE001 - a broken run is retrained below
+            except UserError:  # no readable checkpoint: the run is retrained below
                 done = False
         if not done:
             t = time.perf_counter()
@@ -341,7 +432,8 @@ class Context:
             path = self.runs / f"segmenter-{s.size[0]}x{s.size[1]}-{s.seg_steps}.pt"
             net = TinySceneSegmenter()
             if path.is_file():
-                net.load_state_dict(torch.load(path, map_location="cpu"))
+                from vasis.loading import load_torch_file
+                net.load_state_dict(load_torch_file(path, what="cached scenes segmenter"))
                 net.eval()
             else:
                 t = time.perf_counter()
@@ -495,7 +587,8 @@ def context_from_args(args) -> Context:
                    checkpoints=parse_checkpoints(args.checkpoint), quick=args.quick,
                    runs=args.runs, fid_weights=args.fid_weights, segmenter=args.segmenter,
                    device=args.device, seed=args.seed,
-                   log=None if getattr(args, "quiet", False) else print)
+                   log=None if getattr(args, "quiet", False) else print,
+                   trust=getattr(args, "trust_checkpoint", False))
 
 
 def select(rows: list, wanted: str | None, key=lambda r: r) -> list:

@@ -14,7 +14,10 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from vasis.cli import main
 
@@ -48,6 +51,28 @@ def bad_files(root: Path) -> dict[str, str]:
     (root / "old-run" / "notes.txt").write_text("not a training run")
     files["run_dir"] = str(root / "old-run")          # an existing folder without checkpoints
     files["missing_dir"] = str(root / "no-such-folder")
+    # -- probe / experiment / variation (ROWS_CORE)
+    torch.save({"fc.weight": torch.zeros(8, 8)}, root / "truncated.pt")
+    data = (root / "truncated.pt").read_bytes()
+    (root / "truncated.pt").write_bytes(data[: len(data) // 2])
+    files["trunc_pt"] = str(root / "truncated.pt")
+    (root / "notarun").mkdir()
+    files["notarun"] = str(root / "notarun")
+    rng = np.random.default_rng(0)
+    for name, ids in (("var_coco", (0, 150, 255)), ("var_junk", (0, 2))):
+        (root / name / "img").mkdir(parents=True)
+        (root / name / "lab").mkdir()
+        lab = np.zeros((16, 16), np.uint8)
+        for k, v in enumerate(ids):
+            lab[k * 5:] = v
+        Image.fromarray(lab).save(root / name / "lab" / "a.png")
+        Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(root / name / "img" / "a.png")
+        files[name] = str(root / name)
+    (root / "var_junk" / "img" / "notes.png").write_text("not an image\n")
+    shutil.copy(root / "var_junk" / "lab" / "a.png", root / "var_junk" / "lab" / "notes.png")
+    (root / "mainout" / "train" / "spade").mkdir(parents=True)  # not a training run
+    (root / "mainout" / "train" / "spade" / "notes.txt").write_text("mine\n")
+    files["mainout"] = str(root / "mainout")
     return files
 
 
@@ -70,6 +95,81 @@ ROWS_CORE = [
     ("experiment-table1-checkpoint-missing-file",
      ["experiment", "table1", "--out", "{out}", "--checkpoint", "clade:conv-k1={missing}"],
      ["{missing}", "clade:conv-k1"]),
+    # probe: checkpoints that are not checkpoints, or that would run code
+    ("probe-readme-checkpoint", ["probe", "--checkpoint", "{readme}", "--model", "spade"],
+     ["{readme}", "not a PyTorch checkpoint", ".pt"]),
+    ("probe-truncated-checkpoint", ["probe", "--checkpoint", "{trunc_pt}", "--model", "spade"],
+     ["{trunc_pt}", "truncated", "download it again"]),
+    ("probe-empty-checkpoint", ["probe", "--checkpoint", "{empty_pt}", "--model", "spade"],
+     ["{empty_pt}", "empty", "download it again"]),
+    ("probe-malicious-checkpoint", ["probe", "--checkpoint", "{evil_pt}", "--model", "spade",
+                                    "--dataset", "cityscapes"],
+     ["{evil_pt}", "full unpickling", "--trust-checkpoint"]),
+    ("probe-missing-checkpoint", ["probe", "--checkpoint", "{missing}", "--model", "spade"],
+     ["{missing}", "does not exist", "run folder"]),
+    ("probe-folder-not-a-run", ["probe", "--checkpoint", "{notarun}"],
+     ["{notarun}", "without training checkpoints", "run folder"]),
+    ("probe-no-model", ["probe", "--layout", "one-class"], ["--model", "--checkpoint"]),
+    # probe: names, ids, sizes, counts
+    ("probe-unknown-class", ["probe", "--model", "spade", "--classes", "skyy", *TINY],
+     ["skyy", "classes --dataset scenes"]),
+    ("probe-class-id-out-of-range", ["probe", "--model", "spade", "--classes", "99", *TINY],
+     ["99", "0..6"]),
+    ("probe-same-class-twice", ["probe", "--model", "spade", "--layout", "two-class",
+                                "--classes", "sky,sky", *TINY],
+     ["sky,sky", "--layout one-class"]),
+    ("probe-bad-size", ["probe", "--model", "spade", "--size", "0x64", *TINY], ["0x64", "positive"]),
+    ("probe-size-not-multiple", ["probe", "--model", "spade", "--size", "100x100", *TINY],
+     ["100", "multiple of 32"]),
+    ("probe-zero-samples", ["probe", "--model", "spade", "--samples", "0", *TINY],
+     ["--samples", "0", ">= 1"]),
+    ("probe-negative-seed", ["probe", "--model", "spade", "--seed", "-1", *TINY],
+     ["--seed", "-1", ">= 0"]),
+    ("probe-unknown-layout", ["probe", "--model", "spade", "--layout", "three-class"],
+     ["three-class", "one-class"]),
+    # complexity
+    ("complexity-unknown-dataset", ["complexity", "--model", "spade", "--dataset", "cityscape"],
+     ["cityscape", "cityscapes"]),
+    # experiment: names, counts, checkpoint files (validated before anything is written)
+    ("experiment-unknown-name", ["experiment", "table9"], ["table9", "table1"]),
+    ("experiment-unknown-model", ["experiment", "table1", "--quick", "--models", "spadee"],
+     ["spadee", "spade"]),
+    ("experiment-negative-seed", ["experiment", "table1", "--quick", "--seed", "-1"],
+     ["--seed", "-1", ">= 0"]),
+    ("experiment-checkpoint-syntax", ["experiment", "table1", "--quick", "--checkpoint", "spade"],
+     ["'spade'", "MODEL=PATH"]),
+    ("experiment-readme-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
+                                      "spade={readme}"],
+     ["{readme}", "not a PyTorch checkpoint"]),
+    ("experiment-truncated-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
+                                         "spade={trunc_pt}"], ["{trunc_pt}", "truncated"]),
+    ("experiment-empty-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
+                                     "spade={empty_pt}"], ["{empty_pt}", "empty"]),
+    ("experiment-malicious-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
+                                         "spade={evil_pt}"],
+     ["{evil_pt}", "full unpickling", "--trust-checkpoint"]),
+    ("experiment-missing-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
+                                       "spade={missing}"], ["{missing}", "does not exist"]),
+    # main
+    ("main-unknown-model", ["main", "--models", "spadee", "--out", "{out}"], ["spadee", "spade"]),
+    ("main-zero-train-iters", ["main", "--train-iters", "0", "--out", "{out}"],
+     ["--train-iters", "0", ">= 1"]),
+    ("main-zero-samples", ["main", "--samples", "0", "--out", "{out}"], ["--samples", "0", ">= 1"]),
+    ("main-negative-seed", ["main", "--seed", "-1", "--out", "{out}"], ["--seed", "-1", ">= 0"]),
+    ("main-foreign-train-folder", ["main", "--quick", "--out", "{mainout}"],
+     ["{mainout}/train/spade", "not a training run", "another --out"]),
+    # variation: label ids outside the dataset, non-image files, missing folders
+    ("variation-ids-out-of-range", ["variation", "--images", "{var_coco}/img", "--labels",
+                                    "{var_coco}/lab", "--dataset", "scenes"],
+     ["[150, 255]", "scenes", "--dataset"]),
+    ("variation-non-image-file", ["variation", "--images", "{var_junk}/img", "--labels",
+                                  "{var_junk}/lab", "--dataset", "scenes"],
+     ["{var_junk}/img/notes.png", "not a readable image", "remove"]),
+    ("variation-missing-folder", ["variation", "--images", "{missing}", "--labels",
+                                  "{var_coco}/lab", "--dataset", "scenes"],
+     ["{missing}", "does not exist"]),
+    ("variation-unknown-dataset", ["variation", "--images", "{var_coco}/img", "--labels",
+                                   "{var_coco}/lab", "--dataset", "coco"], ["coco", "coco-stuff"]),
 ]
 
 # -- rows: train, generate, variation --------------------------------------------------------

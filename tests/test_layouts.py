@@ -50,6 +50,11 @@ def test_errors():
         L.two_class("sky", "road", position=0.01, dataset="scenes", size=8)
     with pytest.raises(ValueError, match="two different"):
         L.two_class("sky", 1, dataset="scenes")
+    # The message names the classes as given (not only the id) and both ways to one class.
+    with pytest.raises(ValueError, match=r"got 'sky', both class id 1 .*one_class\(\).*--layout one-class"):
+        L.two_class("sky", "sky", dataset="scenes")
+    with pytest.raises(ValueError, match=r"got 'sky' and 1, both class id 1"):
+        L.box("sky", 1, dataset="scenes")
     with pytest.raises(ValueError, match="does not fit"):
         L.box("tree", "sky", box_size=200, dataset="scenes")
     with pytest.raises(ValueError, match="outside"):

@@ -166,8 +166,15 @@ def test_wrong_spatial_size_names_expected_and_received():
     gen = tiny_generator("oasis")
     with pytest.raises(ValueError, match=r"128.*got \(1, 7, 64, 64\)"):
         gen(torch.zeros(1, 7, 64, 64))
-    with pytest.raises(ValueError, match=r"\(N, 128, 128\).*\(1, 7, 64, 64\)"):
+    # An integer map is reported as it was passed, not as its internal one-hot encoding.
+    with pytest.raises(ValueError, match=r"\(N, 128, 128\); got \(1, 64, 64\) \(torch.int64\)"):
         gen(torch.zeros(1, 64, 64, dtype=torch.long))
+
+
+def test_float_label_map_names_the_dtype():
+    gen = tiny_generator("spade")
+    with pytest.raises(ValueError, match=r"torch.float32 map of shape \(2, 128, 128\).*integer dtype"):
+        gen(torch.zeros(2, 128, 128))
 
 
 def test_label_ids_out_of_range_are_named():

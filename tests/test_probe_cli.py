@@ -81,13 +81,20 @@ def test_text_output(capsys):
     (["--model", "spade", "--layout", "two-class", "--classes", "sky"], "takes two classes"),
     (["--model", "nope"], "unknown --model 'nope'"),
     (["--model", "spade", "--checkpoint", "/no/such/file.pth"], "does not exist"),
-    (["--checkpoint", "/no/such/file.pth"], "--model"),
+    (["--checkpoint", "/no/such/file.pth"], "does not exist"),
+    (["--classes", "sky"], "--model"),
     (["--model", "spade", "--size", "12xabc"], "bad size"),
     (["--model", "spade", "--size", "100x100"], "multiple of 32"),
     (["--model", "spade", "--layout", "three-class"], "unknown --layout"),
     (["--model", "spade", "--padding", "circular"], "unknown --padding"),
     (["--model", "spade", "--block-kernel", "5"], "unknown --block-kernel '5'"),
     (["--model", "spade", "--samples", "x"], "--samples must be an integer"),
+    # Messages name what was given and the command-line fix (not an id or a Python function).
+    (["--model", "spade", "--layout", "two-class", "--classes", "sky,sky"],
+     "--classes sky,sky names class id 1 twice"),
+    (["--model", "spade", "--layout", "two-class", "--classes", "sky,sky"], "--layout one-class"),
+    (["--model", "spade", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--model", "spade", "--samples", "0"], "--samples must be >= 1, got 0"),
 ])
 def test_errors_are_one_line_exit_2(capsys, args, needle):
     rc, out, err = probe(capsys, *args, *TINY)

@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -90,3 +91,57 @@ def test_coco_stuff_sample(capsys):
                            "--official")
     assert rc == 2 and out == ""
     assert "255" in err and "--official" in err and "000000000139.jpg" in err
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(COCO, "val_img")),
+                    reason="shared/data/coco_stuff_sample is not available next to the project")
+@pytest.mark.parametrize("dataset", ["scenes", "cityscapes", "ade20k"])
+def test_coco_labels_scored_as_another_dataset_are_refused(capsys, dataset):
+    """COCO-Stuff ids (up to 181, and 255) are outside the other label spaces."""
+    img, lab = os.path.join(COCO, "val_img"), os.path.join(COCO, "val_label")
+    rc, out, err = run_cli(capsys, "--images", img, "--labels", lab, "--dataset", dataset)
+    lines = err.strip().splitlines()
+    assert rc == 2 and out == "" and len(lines) == 1, err
+    assert f"outside the {dataset} label space" in lines[0] and "--dataset" in lines[0]
+
+
+def test_dataset_decides_ids_and_dont_care(tmp_path, capsys):
+    img, lab = write_folders(tmp_path, n=2)  # ids 0, 2, 5
+    # A don't-care region: ignored on COCO-Stuff (its 255), out of range on the others.
+    for p in lab.iterdir():
+        a = np.array(Image.open(p))
+        a[-8:, -8:] = 255
+        Image.fromarray(a).save(p)
+    coco = intra_class_variation_dirs(img, lab, "coco-stuff")
+    assert sorted(coco.per_class["class"]) == [0, 2, 5]
+    assert list(coco.per_class["name"]) == ["person", "car", "bus"]
+    for dataset in ("scenes", "cityscapes"):
+        with pytest.raises(ValueError, match=r"\[255\] are outside the " + dataset):
+            intra_class_variation_dirs(img, lab, dataset)
+    rc, out, _ = run_cli(capsys, "--images", img, "--labels", lab, "--dataset", "coco-stuff")
+    assert rc == 0 and "3 of its 182 classes present" in out
+    # Class names follow the dataset.
+    for p in lab.iterdir():
+        a = np.array(Image.open(p))
+        a[a == 255] = 0
+        Image.fromarray(a).save(p)
+    names = {d: list(intra_class_variation_dirs(img, lab, d).per_class["name"])
+             for d in ("scenes", "cityscapes")}
+    assert names == {"scenes": ["unlabeled", "ground", "building"],
+                     "cityscapes": ["unlabeled", "rectification border", "dynamic"]}
+
+
+@pytest.mark.parametrize("official", [False, True])
+def test_non_image_file_in_a_folder_is_one_line(tmp_path, capsys, official):
+    img, lab = write_folders(tmp_path, n=2)
+    (img / "im1.png").write_text("not an image\n")
+    extra = ["--official"] if official else []
+    rc, out, err = run_cli(capsys, "--images", img, "--labels", lab, "--dataset", "scenes", *extra)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert str(img / "im1.png") in lines[0] and "not a readable image" in lines[0]
+    (img / "im1.png").unlink()
+    shutil.copy(img / "im0.png", img / "im1.png")
+    (lab / "im1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)  # a broken label PNG
+    rc, out, err = run_cli(capsys, "--images", img, "--labels", lab, "--dataset", "scenes", *extra)
+    assert rc == 2 and str(lab / "im1.png") in err and "not a readable image" in err

@@ -8,14 +8,13 @@ for what is mapped and why; :func:`convert_official_state_dict` is the mapping a
 from __future__ import annotations
 
 import os
-import pickle
-import warnings
 from collections import OrderedDict
 from typing import Mapping
 
 import torch
 import torch.nn as nn
 from .errors import UserError, MissingFileError
+from .loading import load_torch_file
 
 __all__ = ["load_official", "convert_official_state_dict", "read_state_dict"]
 
@@ -50,12 +49,15 @@ def _is_tensor_dict(obj) -> bool:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
-def read_state_dict(path_or_state_dict) -> tuple["OrderedDict[str, torch.Tensor]", str]:
+def read_state_dict(path_or_state_dict, *, trust: bool = False, source: str | None = None
+                    ) -> tuple["OrderedDict[str, torch.Tensor]", str]:
     """(state dict, description of its source) from a path, a state dict or a wrapping dict.
 
-    Files are read with ``torch.load(map_location='cpu', weights_only=True)``; a file that only
-    loads with full unpickling is read that way with a warning (only do that for files you
-    trust). A ``module.`` prefix on every key (DataParallel) is removed.
+    Files are read with :func:`vasis.loading.load_torch_file`: ``weights_only=True`` (the
+    official checkpoints are plain state dicts and read that way); a file that needs full
+    unpickling - which can run code from the file - is refused unless ``trust=True``. A
+    ``module.`` prefix on every key (DataParallel) is removed. ``source`` names an object
+    already read from a file in messages.
     """
     obj = path_or_state_dict
     if isinstance(obj, (str, os.PathLike)):
@@ -65,14 +67,9 @@ def read_state_dict(path_or_state_dict) -> tuple["OrderedDict[str, torch.Tensor]
             raise MissingFileError(
                 f"no checkpoint file at {path!r}"
                 f"{' (it is a directory)' if os.path.isdir(path) else ''}. {_WHERE}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            warnings.warn(f"{path} does not load with weights_only=True; unpickling it fully "
-                          f"(only do this for files you trust)", stacklevel=3)
-            obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = load_torch_file(path, trust=trust)
     else:
-        source = "the given state dict"
+        source = source or "the given state dict"
     if not _is_tensor_dict(obj):
         if not isinstance(obj, Mapping):
             raise UserError(f"{source} holds a {type(obj).__name__}, not a state dict; pass a "
@@ -318,12 +315,15 @@ def _check_padding(generator: nn.Module, evidence: dict[str, str], source: str) 
             f"(reflect, zero-padded shared conv).")
 
 
-def load_official(path_or_state_dict, model: str, dataset: str, **overrides) -> nn.Module:
+def load_official(path_or_state_dict, model: str, dataset: str, *, trust: bool = False,
+                  source: str | None = None, **overrides) -> nn.Module:
     """The suite generator ``build_generator(model, dataset, **overrides)`` with official weights.
 
     Accepts a checkpoint path, a state dict, or a dict wrapping one (e.g. ``{'state_dict': sd}``);
     files are read with ``torch.load(map_location='cpu', weights_only=True)`` and a DataParallel
-    ``module.`` prefix is stripped. Supported checkpoints (generator only):
+    ``module.`` prefix is stripped. A file that only reads with full unpickling (which runs any
+    code the pickle names) is refused with a :class:`vasis.errors.UserError` unless
+    ``trust=True``. Supported checkpoints (generator only):
 
     - SPADE / CLADE / CLADE-ICPE ``checkpoints/<name>/latest_net_G.pth`` (NVlabs/SPADE,
       tzt101/CLADE): ``class_specified_affine.weight/bias`` -> ``class_gamma/class_beta``,
@@ -360,7 +360,7 @@ def load_official(path_or_state_dict, model: str, dataset: str, **overrides) -> 
     """
     from .presets import build_generator
 
-    state_dict, source = read_state_dict(path_or_state_dict)
+    state_dict, source = read_state_dict(path_or_state_dict, trust=trust, source=source)
     generator = build_generator(model, dataset, **overrides)
     mapped = convert_official_state_dict(state_dict, generator, source=source, model=model)
     generator.load_state_dict(mapped, strict=True)

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["main"])
         args.debug = debug
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        # Flush here, so a reader that went away (`... | head`) is handled below and not at
+        # interpreter exit, where it would print "Exception ignored ..." and exit 120.
+        sys.stdout.flush()
+        return rc
     except UserError as err:
         if _debug(args):
             raise

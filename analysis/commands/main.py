@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..main_job import MODELS, REPO, JobConfig, run_job
-from ..main_train import DEFAULT_ITERS, TrainConfig
+from ..main_train import DEFAULT_ITERS, TrainConfig, check_run_dirs
+from vasis.commands.argtypes import count
 from vasis.errors import UserError
 
 QUICK_MODELS = ("spade", "clade", "va-clade")
@@ -34,9 +35,9 @@ def register(subparsers) -> None:
                         "full run, <out>/figures with --quick or --models)")
     p.add_argument("--models", default=None,
                    help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--samples", type=count(1), default=None,
                    help="generations per layout (default 4; --quick 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--quick", action="store_true",
                    help=f"a fast check: {','.join(QUICK_MODELS)} at tiny widths (ngf 4, hidden 8), "
                         f"2 samples; training: 2 iterations at tiny widths, 4 layouts")
@@ -75,10 +76,9 @@ def run(args) -> int:
                     overrides=dict(ngf=4, hidden=8) if quick else {}, out=out,
                     figures=Path(figures), progress=not getattr(args, "no_progress", False),
                     train=train)
-    try:
-        result = run_job(cfg)
-    except FileExistsError as err:  # a foreign folder where a training run goes: one line
-        raise UserError(str(err)) from None
+    if train is not None:
+        check_run_dirs(train, out)  # before the probes run for minutes
+    result = run_job(cfg)
     claims = result["claims"]
     print(f"main job done in {result['seconds']:.0f} s: {int(claims.holds.sum())}/{len(claims)} "
           f"claims hold")

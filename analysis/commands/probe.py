@@ -1,9 +1,13 @@
 """``run_analysis.py probe``: per-block feature statistics of one generator on one layout.
 
 The generator is a model preset (untrained, built with ``--seed``; its BatchNorm statistics are
-settled with :func:`analysis.recorder.calibrate` unless ``--bn`` says otherwise) or an official
-checkpoint (``--checkpoint PATH --model M``: :func:`vasis.load_official`, evaluated with its own
-running statistics). ``--padding`` / ``--kernel`` / ``--block-kernel`` apply model surgery
+settled with :func:`analysis.recorder.calibrate` unless ``--bn`` says otherwise) or a checkpoint
+(evaluated with its own running statistics): a suite training run (``--checkpoint RUN`` or
+``RUN/checkpoints/step_N.pt``, rebuilt from the run's own settings) or an official checkpoint
+(``--checkpoint PATH --model M``: :func:`vasis.load_official`), told apart by content
+(:func:`vasis.train.load.open_generator`). Checkpoints are read with ``weights_only=True``;
+``--trust-checkpoint`` allows full unpickling (which can run code from the file).
+``--padding`` / ``--kernel`` / ``--block-kernel`` apply model surgery
 (:func:`analysis.surgery.swap_padding`, :func:`analysis.surgery.swap_norm_kernel`,
 :func:`analysis.surgery.swap_block_kernel`, all ``mode='sum'``; see docs/switches.md).
 Statistics as in :mod:`analysis.recorder` and ``docs/metrics.md``.
@@ -41,12 +45,16 @@ def register(subparsers) -> None:
                     "class_spatial_std, class_sample_std, fig2_std, fig2_mean, rms; see "
                     "docs/metrics.md).")
     p.error = _one_line_error  # one line, exit 2, no usage dump
-    p.add_argument("--model", help=f"model preset: {', '.join(MODELS)} (with --checkpoint: "
-                                   f"the preset the checkpoint is an instance of)")
-    p.add_argument("--checkpoint", help="an official generator checkpoint (vasis.load_official); "
-                                        "needs --model")
-    p.add_argument("--dataset", default="scenes", help=f"dataset preset: {', '.join(DATASETS)} "
-                                                       f"(default scenes)")
+    p.add_argument("--model", help=f"model preset: {', '.join(MODELS)} (with an official "
+                                   f"--checkpoint: the preset it is an instance of)")
+    p.add_argument("--checkpoint", help="a suite training run (folder or checkpoints/step_N.pt; "
+                                        "model, dataset and size come from the run) or an "
+                                        "official generator checkpoint (needs --model)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow full unpickling of a --checkpoint that needs it: this can run code "
+                        "from the file, use it only for files you trust")
+    p.add_argument("--dataset", default=None, help=f"dataset preset: {', '.join(DATASETS)} "
+                                                   f"(default scenes, or the run's)")
     p.add_argument("--layout", default="one-class", help="one-class (default) or two-class")
     p.add_argument("--classes", default=None,
                    help="class names or ids, comma-separated (default: sky; two-class: sky,road, "
@@ -89,17 +97,17 @@ def _choice(value, what, choices):
 
 
 def build(args):
-    """(generator, description) from the parsed args; raises ValueError / FileNotFoundError."""
-    import os
-
+    """(generator, description, model, dataset) from the parsed args; raises UserError."""
     import vasis
     from vasis.presets import DATASETS, MODELS
+    from vasis.train.load import open_generator
 
-    if args.model is None:
-        raise UserError("give --model (a preset name" + (", the architecture of --checkpoint)"
-                                                          if args.checkpoint else ")"))
-    _choice(args.model, "model", list(MODELS))
-    _choice(args.dataset, "dataset", list(DATASETS))
+    if args.model is None and not args.checkpoint:
+        raise UserError("give --model (a preset name) or --checkpoint (a suite training run)")
+    if args.model is not None:
+        _choice(args.model, "model", list(MODELS))
+    if args.dataset is not None:
+        _choice(args.dataset, "dataset", list(DATASETS))
     size = parse_size(args.size)
     overrides = {}
     if size is not None:
@@ -108,17 +116,17 @@ def build(args):
         overrides["ngf"] = args.ngf
     if args.hidden is not None:
         overrides["hidden"] = args.hidden
-    seed = _int(args.seed, "seed")
+    seed = _int(args.seed, "seed", 0)
     if args.checkpoint:
-        if not os.path.exists(args.checkpoint):
-            raise MissingFileError(f"checkpoint {args.checkpoint} does not exist")
-        gen = vasis.load_official(args.checkpoint, args.model, args.dataset, **overrides)
-        source = f"checkpoint {args.checkpoint}"
+        opened = open_generator(args.checkpoint, args.model, args.dataset,
+                                official_dataset="scenes", trust=args.trust_checkpoint,
+                                trust_hint="--trust-checkpoint", **overrides)
+        gen, source, model = opened.generator, opened.description, opened.model
     else:
         torch.manual_seed(seed)
-        gen = vasis.build_generator(args.model, args.dataset, **overrides)
-        source = f"untrained preset (seed {seed})"
-    return gen, source
+        gen = vasis.build_generator(args.model, args.dataset or "scenes", **overrides)
+        source, model = f"untrained preset (seed {seed})", args.model
+    return gen, source, model, gen.cfg.dataset
 
 
 def run(args) -> int:
@@ -134,36 +142,28 @@ def _run(args) -> int:
     block_kernel = (None if args.block_kernel is None
                     else int(_choice(str(args.block_kernel), "block-kernel", ("3", "1"))))
     samples = _int(args.samples, "samples", 1)
+    seed = _int(args.seed, "seed", 0)
     bn = args.bn or ("eval" if args.checkpoint else "calibrate")
     _choice(bn, "bn", ("calibrate", "eval", "batch"))
-    gen, source = build(args)
+    gen, source, model, dataset = build(args)
     classes = (tuple(c.strip() for c in args.classes.split(",") if c.strip())
-               if args.classes else default_classes(args.dataset, layout))
+               if args.classes else default_classes(dataset, layout))
     classes = tuple(int(c) if c.isdigit() else c for c in classes)
-    try:
-        labels = make_layout(layout, classes, args.dataset, gen)
-    except ValueError as err:
-        msg = str(err)
-        if "position" in msg and "pixel" in msg:
-            msg = (f"layout {layout} does not fit the {gen.cfg.height}x{gen.cfg.width} "
-                   f"resolution: {msg}")
-        raise UserError(msg) from None
+    labels = make_layout(layout, classes, dataset, gen)
     if bn == "calibrate":
         from ..recorder import calibrate
 
-        gen = calibrate(gen, calibration_labels(args.dataset, (gen.cfg.height, gen.cfg.width),
-                                                4, _int(args.seed, "seed")), steps=2)
+        gen = calibrate(gen, calibration_labels(dataset, (gen.cfg.height, gen.cfg.width),
+                                                4, seed), steps=2)
     if padding is not None:
         gen = swap_padding(gen, padding)
     if kernel is not None and kernel != gen.cfg.norm.kernel_size:
         gen = swap_norm_kernel(gen, kernel)
     if block_kernel is not None and block_kernel != gen.cfg.block_kernel_size:
         gen = swap_block_kernel(gen, block_kernel)
-    model = args.model
-    rec = record(gen, labels, samples, _int(args.seed, "seed"),
-                 bn="batch" if bn == "batch" else "eval")
+    rec = record(gen, labels, samples, seed, bn="batch" if bn == "batch" else "eval")
     df = rec.stats
-    meta = dict(model=model, dataset=args.dataset, layout=layout, padding=gen.cfg.padding,
+    meta = dict(model=model, dataset=dataset, layout=layout, padding=gen.cfg.padding,
                 kernel=gen.cfg.norm.kernel_size, block_kernel=gen.cfg.block_kernel_size,
                 samples=samples)
     for col, val in reversed(list(meta.items())):
@@ -175,7 +175,7 @@ def _run(args) -> int:
         print(json.dumps(records))
         return 0
     names = ", ".join(str(c) for c in classes)
-    print(f"# probe {model} ({source}) on {args.dataset} {gen.cfg.height}x{gen.cfg.width}: "
+    print(f"# probe {model} ({source}) on {dataset} {gen.cfg.height}x{gen.cfg.width}: "
           f"{layout} [{names}], padding {meta['padding']}, norm kernel {meta['kernel']}, "
           f"block kernel {meta['block_kernel']}, "
           f"{samples} samples, BN {bn}")

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         description="Intra-class variation of the images in --images against the label maps in "
                     "--labels (label of x.jpg is x.png; Cityscapes *leftImg8bit* -> "
                     "*gtFine_labelIds*). Default: corrected statistics (mean over present "
-                    "classes, one std, 0..255 scale, don't-care 255 ignored). --official: "
+                    "classes, one std, 0..255 scale); --dataset sets the label space: ids "
+                    "outside its classes are refused, its don't-care 255 (COCO-Stuff) ignored. --official: "
                     "exactly the VASIS evaluation script, quirks included (fails on label maps "
                     "with don't-care 255, e.g. COCO-Stuff; images must already have the "
                     "evaluation size; JPEGs on a 0..65025 scale).")
@@ -38,7 +39,11 @@ def run(args) -> int:
         print(json.dumps(values))
     else:
         mode = "official" if result.official else "corrected"
-        print(f"# intra-class variation ({mode}, {result.n_images} images, {args.dataset})")
+        from vasis.labels import label_space
+        nc = label_space(args.dataset).label_nc
+        present = int((result.per_class["images"] > 0).sum())
+        print(f"# intra-class variation ({mode}, {result.n_images} images, {args.dataset}: "
+              f"{present} of its {nc} classes present)")
         for key in FIELDS:
             print(f"{key:10s} {values[key]:.3f}")
     return 0

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..atomic import atomic_write
+from ..loading import load_torch_file
 from ..errors import UserError, MissingFileError
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -345,7 +346,7 @@ def load_fid_inception(weights=None, device="cpu") -> FIDInceptionV3:
                 f"(published by pytorch-fid at {FID_WEIGHTS_URL}) and put it at "
                 f"{default_weights_path()} (torch.hub.get_dir()/checkpoints), or pass its path "
                 f"as weights=...")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_torch_file(path, what="FID Inception weights file")
         digest = file_sha256(path)
     net.load_state_dict(state, strict=True)
     net.weights_sha256 = digest or state_dict_sha256(net)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..loading import load_torch_file
 from ..errors import UserError, MissingFileError
 
 IGNORE_INDEX = 255
@@ -205,7 +206,7 @@ def load_segmenter(spec, factory: Callable[[], nn.Module] | None = None,
             raise UserError(f"{path} is not a TorchScript file; for a state dict pass "
                              f"factory=<callable building the network>") from e
         return Segmenter(model, input_transform, device, label_map)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, what="segmenter checkpoint")
     if state_key is not None:
         state = state[state_key]
     if all(k.startswith("module.") for k in state):

@@ -39,16 +39,30 @@ class _Generator(nn.Module):
 
     def prepare_input(self, seg: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
         """Check ``seg`` and turn an integer (N, H, W) label map into the one-hot input."""
+        h, w = self.cfg.height, self.cfg.width
+        given = tuple(seg.shape)
         if not seg.dtype.is_floating_point:
-            seg = encode_labels(seg, self.space, instance, with_instance=self._takes_instance)
-        expected = (self.label_input_nc, self.cfg.height, self.cfg.width)
+            # Errors name the map as it was passed, not its one-hot encoding.
+            ids = seg[:, 0] if seg.dim() == 4 and seg.shape[1] == 1 else seg
+            if ids.dim() != 3 or tuple(ids.shape[1:]) != (h, w):
+                raise UserError(
+                    f"{type(self).__name__} for {self.cfg.dataset} takes integer label maps of "
+                    f"shape (N, {h}, {w}); got {given} ({seg.dtype}). Build the generator with "
+                    f"height/width of your maps or resize them (nearest).")
+            return encode_labels(ids, self.space, instance, with_instance=self._takes_instance)
+        expected = (self.label_input_nc, h, w)
+        if seg.dim() == 3 or (seg.dim() == 4 and seg.shape[1] == 1 and expected[0] != 1):
+            raise UserError(
+                f"{type(self).__name__} got a {seg.dtype} map of shape {given}: a label map of "
+                f"class ids must have an integer dtype (e.g. labels.long()); a float input must be "
+                f"the one-hot map (N, {expected[0]}, {h}, {w})")
         if seg.dim() != 4 or tuple(seg.shape[1:]) != expected:
             raise UserError(
                 f"{type(self).__name__} for {self.cfg.dataset} expects input of shape "
-                f"(N, {expected[0]}, {expected[1]}, {expected[2]}) (one-hot labels"
+                f"(N, {expected[0]}, {h}, {w}) (one-hot labels"
                 f"{' + don' + chr(39) + 't-care' if self.space.dontcare else ''}"
                 f"{' + instance edges' if self._takes_instance else ''}) or an integer "
-                f"(N, {expected[1]}, {expected[2]}) label map; got {tuple(seg.shape)}. "
+                f"(N, {h}, {w}) label map; got {given} ({seg.dtype}). "
                 f"Build the generator with height/width of your maps or resize them.")
         return seg
 

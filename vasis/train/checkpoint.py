@@ -27,6 +27,7 @@ import torch
 from ..atomic import atomic_write
 from ..atomic import atomic_write_text as _atomic_write_text
 from ..errors import UserError, MissingFileError
+from ..loading import load_torch_file
 
 FORMAT = "vasis-train-checkpoint"
 VERSION = 1
@@ -74,15 +75,27 @@ def save_checkpoint(run_dir, state: dict, keep: int = 2) -> Path:
     return path
 
 
-def read_checkpoint(path) -> dict:
-    """Load one checkpoint file (CPU tensors); ``ValueError`` if it is not a trainer checkpoint."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise UserError(f"{path} is not a vasis training checkpoint (no format={FORMAT!r} entry)")
+def is_training_state(obj) -> bool:
+    """Whether a loaded object is one of this trainer's checkpoints (by its content)."""
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def check_state(state, path) -> dict:
+    """``state`` (read from ``path``) if it is a trainer checkpoint this code reads."""
+    if not is_training_state(state):
+        raise UserError(f"{path} is not a vasis training checkpoint (no format={FORMAT!r} entry); "
+                        f"give a run folder or its checkpoints/step_*.pt")
     if state.get("version", 0) > VERSION:
         raise UserError(f"{path} has checkpoint version {state['version']}; this code reads "
                          f"up to {VERSION}")
     return state
+
+
+def read_checkpoint(path) -> dict:
+    """Load one checkpoint file (CPU tensors, ``weights_only=True``); a
+    :class:`vasis.errors.UserError` if it does not read back or is not a trainer checkpoint."""
+    # The trainer writes tensors and plain values only: no opt-in to full unpickling here.
+    return check_state(load_torch_file(path, what="training checkpoint", trust_hint=None), path)
 
 
 def load_latest(run_dir) -> tuple[Path, dict]:
@@ -94,7 +107,7 @@ def load_latest(run_dir) -> tuple[Path, dict]:
     for path in candidates:
         try:
             return path, read_checkpoint(path)
-        except Exception as err:  # a damaged file: fall back to the previous checkpoint
+        except UserError as err:  # a damaged file: fall back to the previous checkpoint
             errors.append(f"{path.name}: {err}")
             warnings.warn(f"skipping unreadable checkpoint {path}: {err}")
     raise UserError(f"no readable checkpoint in {checkpoint_dir(run_dir)}: " + "; ".join(errors))

@@ -24,24 +24,8 @@ from ..data import build_dataset
 from ..data.common import label_array, raw_label_table
 from ..inputs import encode_labels
 from ..labels import DONTCARE_ID, label_space
-from ..presets import build_generator
-from .checkpoint import resolve_checkpoint
-from .trainer import RunSettings
+from .load import load_generator  # noqa: F401 - its home was here; callers import it from here
 from ..errors import UserError, MissingFileError, ExistsError
-
-
-def load_generator(checkpoint, device="cpu", use_ema: bool = True):
-    """(generator in eval mode, run settings, label-space name, (H, W)) from a run or file."""
-    path, state = resolve_checkpoint(checkpoint)
-    settings = RunSettings.from_dict(state["run"])
-    preset = state.get("preset") or settings.dataset
-    h, w = state.get("size") or settings.size
-    g = build_generator(settings.model, preset, **{**settings.generator, "height": h, "width": w})
-    sd = state["generator"]
-    if use_ema:
-        sd = state.get("ema_eval") or state.get("ema") or sd
-    g.load_state_dict(sd)
-    return g.to(device).eval(), settings, preset, (h, w)
 
 
 def _to_raw(label: np.ndarray, preset: str) -> np.ndarray:
