@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+
+from vasis.errors import UserError
 import torch
 
 import experiments.common as common
@@ -100,18 +102,16 @@ def test_table1_rows_take_checkpoints(tmp_path, shared):
     # does a suite run's config.
     for item, needle in ((f"clade:reflect={paths[3]}", "zero in the checkpoint, reflect here"),
                          (f"spade:reflect={shared['spade']}",
-                          "row spade:reflect has {'padding': 'zero'}")):
+                          "padding=reflect (the run has zero)")):
         model = item.split(":")[0]
         argv = ["experiment", "table1", "--quick", "--out", str(tmp_path / "bad"), "--runs",
                 str(shared["runs"]), "--fid-weights", str(shared["missing"]), "--quiet",
                 "--models", model, "--checkpoint", f"{model}={paths[3] if model == 'clade' else shared['spade']}",
                 "--checkpoint", item]
-        import io
-        from contextlib import redirect_stdout
-        buf, args = io.StringIO(), build_parser().parse_args(argv)
-        with redirect_stdout(buf):
-            rc = args.func(args)
-        assert rc == 2 and needle in buf.getvalue(), buf.getvalue()
+        args = build_parser().parse_args(argv)
+        with pytest.raises(UserError) as err:
+            args.func(args)
+        assert needle in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("name,figures", [("fig1_fig3", ["fig1.png", "fig3.png"]),
