@@ -221,3 +221,16 @@ def test_reference_statistics_cached(weights_file, tmp_path, monkeypatch):
     # another resolution is another key
     F.reference_statistics(ds, "val", (76, 76), model=net, cache_dir=tmp_path)
     assert len(calls) == 3 and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+@pytest.mark.parametrize("d,n1,n2", [(64, 10, 20), (64, 30, 7), (32, 100, 200)])
+def test_fid_from_features_matches_pytorch_fid(d, n1, n2):
+    """The low-rank paths (N < D: no D x D decomposition) give pytorch-fid's value."""
+    rng = np.random.default_rng(d * n1 + n2)
+    x1 = np.abs(rng.standard_normal((n1, d))) @ rng.standard_normal((d, d)) / 8
+    x2 = np.abs(rng.standard_normal((n2, d))) @ rng.standard_normal((d, d)) / 8 + 0.1
+    (m1, s1), (m2, s2) = F.activation_statistics(x1), F.activation_statistics(x2)
+    ref = reference_frechet(m1, s1, m2, s2)
+    for got in (F.fid_from_features(x1, x2), F.fid_from_features(x1, mu=m2, sigma=s2),
+                F.fid_from_features(x2, mu=m1, sigma=s1)):
+        assert abs(got - ref) <= 1e-6 * abs(ref), (got, ref)

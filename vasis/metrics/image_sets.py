@@ -153,7 +153,14 @@ def compare(real, fake, *, prdc: bool = False, nearest_k: int = PRDC_NEAREST_K, 
     if len(shas) > 1:
         warnings.append(f"the two sides were made with different weights ({a.weights} vs "
                         f"{b.weights}): the FID compares more than the images")
-    out = {"fid": _fid.frechet_distance(a.mu, a.sigma, b.mu, b.sigma),
+    if a.features is not None and b.features is not None:
+        value = _fid.fid_from_features(a.features, b.features)
+    elif a.features is not None or b.features is not None:   # FID is symmetric
+        f, s = (a, b) if a.features is not None else (b, a)
+        value = _fid.fid_from_features(f.features, mu=s.mu, sigma=s.sigma)
+    else:
+        value = _fid.frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    out = {"fid": value,
            "weights": label or (a.weights if a.weights == b.weights else [a.weights, b.weights]),
            "weights_sha256": sha or (a.weights_sha256 if a.weights_sha256 == b.weights_sha256
                                      else [a.weights_sha256, b.weights_sha256]),
