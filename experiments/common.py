@@ -325,6 +325,17 @@ class Context:
                 self._fid = NA_FID.format(path=path)
         return self._fid
 
+    def fid_note(self) -> str:
+        """Weights and N of the FID cells, and the small-N bias (every table with FID)."""
+        from vasis.metrics import weights_label
+        from vasis.metrics.image_sets import fid_note
+        net = self.fid_model()
+        n = self.scale.eval_images
+        ref = (f"the first {n} scenes of the split" if self.dataroot is None
+               else "all images of the split")
+        return fid_note(net if isinstance(net, str) else weights_label(net), n, ref) + (
+            " Cells kept in results.json keep the weights they were computed with.")
+
     def segmenter(self):
         """A segmenter for ``self.dataset``, or a string saying why there is none."""
         if self._seg is not None:
@@ -374,7 +385,8 @@ class Context:
                     continue
                 from vasis.metrics import fid_t, fid_v
                 fn = fid_t if split == "train" else fid_v
-                kw = {"dataroot": self.dataroot} if self.dataroot else {}
+                # built-in scenes: as many reference scenes as generated images (equal N)
+                kw = {"dataroot": self.dataroot} if self.dataroot else {"n": len(fake)}
                 out[m] = float(fn(fake, self.dataset, model=net, device=self.device, **kw))
         if {"mIoU", "Acc"} & set(metrics):
             seg = self.segmenter()
@@ -436,6 +448,8 @@ def write_table(ctx: Context, name: str, table: pd.DataFrame, title: str, notes:
     text = f"# {title}\n\n" + markdown_table(table, digits)
     if notes:
         text += "\n" + notes.strip() + "\n"
+    if any(str(c).startswith("FID") for c in table.columns):
+        text += "\n" + ctx.fid_note() + "\n"
     atomic_write_text(md, text)
     return {"csv": csv, "markdown": md}
 

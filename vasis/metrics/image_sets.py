@@ -140,7 +140,7 @@ def compare(real, fake, *, prdc: bool = False, nearest_k: int = PRDC_NEAREST_K, 
     label = _fid.weights_label(model) if needs_net else None
     sha = _fid._weights_hash(model) if needs_net else None
     for s in (a, b):
-        if s.kind == "npz":
+        if s.kind == "npz" or s.features is not None:   # features of a reused set: computed once
             continue
         s.features = _fid.inception_activations(s.images, model, batch_size, device, value_range,
                                                 progress=progress, desc=Path(s.name).name)
@@ -213,3 +213,18 @@ def fid_label(result: dict) -> str:
     n = result.get("n") or []
     sides = " / ".join(f"{v} {k}" for v, k in zip(n, ("real", "generated")))
     return f"N = {sides}; weights: {result.get('weights')}"
+
+
+def fid_model_or_reason(weights=None, device="cpu", cache_dir=None):
+    """The FID Inception (:func:`load_fid_inception`), or the string ``'n/a (...)'`` saying why
+    there is none (no weights anywhere), for report cells."""
+    try:
+        return _fid.load_fid_inception(weights, device, cache_dir=cache_dir)
+    except FileNotFoundError as err:
+        return f"n/a ({err})"
+
+
+def fid_note(weights: str, n_generated, n_reference) -> str:
+    """The label every table with FID cells carries: weights, N per side, the small-N bias."""
+    return (f"FID: Inception weights {weights}; N = {n_generated} generated images against "
+            f"{n_reference} reference images per cell. {SMALL_N_NOTE}")
