@@ -300,7 +300,7 @@ def image_quality(real: torch.Tensor, generated: dict, other_real: torch.Tensor,
     for name, imgs in sets.items():
         row = dict(source=name, n_real=len(real), n_generated=len(imgs))
         if isinstance(net, str):
-            rows.append(dict(row, FID=net, weights=net))
+            rows.append(dict(row, FID="n/a (no FID weights)", weights=net))
             continue
         use_prdc = min(len(real), len(imgs)) >= min_images(nearest_k)
         r = compare(ref, imgs, prdc=use_prdc, nearest_k=nearest_k, model=net)

@@ -1,7 +1,7 @@
 """``run_analysis.py fid``: folder-to-folder FID equal to pytorch-fid's
 ``calculate_fid_given_paths`` (pytorch-fid runs for real, on the same weights file, found by both
 in the torch hub cache), precision / recall / density / coverage equal to the ``prdc`` package on
-pytorch-fid's own features, features computed once, ``--save-stats`` and ``.npz`` inputs."""
+pytorch-fid's own features (recorded from that run), features computed once, ``--save-stats`` and ``.npz`` inputs."""
 import json
 import warnings
 
@@ -73,7 +73,10 @@ def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
     assert ours["nearest_k"] == 5
 
     from pytorch_fid import fid_score
-    from pytorch_fid.inception import InceptionV3
+    # pytorch-fid's own features, recorded as calculate_fid_given_paths computes them
+    feats, get_activations = [], fid_score.get_activations
+    monkeypatch.setattr(fid_score, "get_activations",
+                        lambda *a, **k: feats.append(get_activations(*a, **k)) or feats[-1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = fid_score.calculate_fid_given_paths([str(setup["real"]), str(setup["fake"])],
@@ -82,9 +85,7 @@ def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
     assert abs(ours["fid"] - ref) <= 1e-4 * abs(ref), (ours["fid"], ref)
 
     import prdc
-    net = InceptionV3([3]).eval()
-    feats = [fid_score.get_activations(sorted(setup[k].glob("*.png")), net, batch_size=4,
-                                       num_workers=0) for k in ("real", "fake")]
+    assert len(feats) == 2 and feats[0].shape == (N, 2048)
     expect = prdc.compute_prdc(real_features=feats[0], fake_features=feats[1], nearest_k=5)
     for k in ("precision", "recall", "density", "coverage"):
         assert ours[k] == pytest.approx(float(expect[k]), abs=1e-9), k
