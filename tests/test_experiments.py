@@ -72,7 +72,7 @@ def test_fid_cells_are_real_numbers_labelled_with_weights_and_n(tmp_path, shared
     assert len(fid) == 3 and (fid > 0).all()
     md = (tmp_path / "table1.md").read_text()
     assert "Inception weights" in md and "N = 4 generated images" in md
-    assert "first 4 scenes of the split" in md and "biased upward" in md
+    assert "first 4 scenes of the split (N = 4)" in md and "biased upward" in md
 
 
 @pytest.mark.parametrize("name,figures", [("fig1_fig3", ["fig1.png", "fig3.png"]),

@@ -226,5 +226,5 @@ def fid_model_or_reason(weights=None, device="cpu", cache_dir=None):
 
 def fid_note(weights: str, n_generated, n_reference) -> str:
     """The label every table with FID cells carries: weights, N per side, the small-N bias."""
-    return (f"FID: Inception weights {weights}; N = {n_generated} generated images against "
-            f"{n_reference} reference images per cell. {SMALL_N_NOTE}")
+    return (f"FID: Inception weights {weights}; N = {n_generated} generated images per cell, "
+            f"reference: {n_reference}. {SMALL_N_NOTE}")
