@@ -21,7 +21,10 @@ of the same label maps:
 * per source: ``inter_std`` (spread of the class means, :func:`analysis.metrics.inter_class_std`)
   and ``colour_error`` (rms distance of each class's mean colour from the real image's, the
   "better than noise" check, with the untrained generators and a label-blind mean-colour image
-  as references).
+  as references);
+* image quality (:func:`image_quality`): FID and precision / recall / density / coverage of each
+  model's first sample per held-out map against the real images of the same maps (equal N),
+  next to other real scenes at the same N (the data's own floor), with the weights named.
 
 Run folders live in ``<out>/train/<model>``. A complete run (a checkpoint at the requested step,
 same settings) is reused; a shorter one with the same settings is resumed (an interrupted job
