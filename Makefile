@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.14.1 with torchvision 0.29.1 is the pair pip resolves from the local wheel cache.
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,metrics]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -367,7 +367,7 @@ def _run_job(cfg: JobConfig) -> dict:
 
         trained = T.run_training(cfg.train, cfg.seed, out, figdir, cfg.progress)
         for name, key in (("trained_variation.csv", "table"), ("trained_summary.csv", "summary"),
-                          ("trained_profiles.csv", "profiles")):
+                          ("trained_profiles.csv", "profiles"), ("trained_fid.csv", "fid")):
             atomic_write_csv(out / name, trained[key])
             csvs[name] = trained[key]
         figs.update(trained["figures"])

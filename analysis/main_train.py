@@ -21,7 +21,10 @@ of the same label maps:
 * per source: ``inter_std`` (spread of the class means, :func:`analysis.metrics.inter_class_std`)
   and ``colour_error`` (rms distance of each class's mean colour from the real image's, the
   "better than noise" check, with the untrained generators and a label-blind mean-colour image
-  as references).
+  as references);
+* image quality (:func:`image_quality`): FID and precision / recall / density / coverage of each
+  model's first sample per held-out map against the real images of the same maps (equal N),
+  next to other real scenes at the same N (the data's own floor), with the weights named.
 
 Run folders live in ``<out>/train/<model>``. A complete run (a checkpoint at the requested step,
 same settings) is reused; a shorter one with the same settings is resumed (an interrupted job
@@ -299,6 +302,33 @@ def colour_error(colours: np.ndarray, real: np.ndarray) -> float:
     return float(np.nanmean(d))
 
 
+def image_quality(real: torch.Tensor, generated: dict, other_real: torch.Tensor,
+                  nearest_k: int = 5) -> pd.DataFrame:
+    """FID and precision / recall / density / coverage of each model's first sample per held-out
+    map against the real images of the same maps (equal N), and the same for ``other_real``
+    (real images of other scenes: the floor that N images of the data itself reach). One row per
+    source; ``weights`` names the FID weights (or why there are none)."""
+    from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
+    from vasis.metrics.image_sets import compare, fid_model_or_reason, open_set
+
+    net = fid_model_or_reason()
+    ref = open_set(real, "data")
+    sets = {"data (other scenes)": other_real, **generated}
+    rows = []
+    for name, imgs in sets.items():
+        row = dict(source=name, n_real=len(real), n_generated=len(imgs))
+        if isinstance(net, str):
+            rows.append(dict(row, FID="n/a (no FID weights)", weights=net))
+            continue
+        use_prdc = min(len(real), len(imgs)) >= min_images(nearest_k)
+        r = compare(ref, imgs, prdc=use_prdc, nearest_k=nearest_k, model=net)
+        row.update(FID=r["fid"], weights=r["weights"])
+        for f in PRDC_FIELDS:
+            row[f] = r[f] if use_prdc else f"n/a (k = {nearest_k} needs {min_images(nearest_k)} images)"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------- the part
 def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
                  progress: bool = True) -> dict:
@@ -381,8 +411,10 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     from . import main_figures as F
 
     figs = F.trained_figures(table, labels, real, generated, tcfg, figdir)
+    other = heldout(tcfg.layouts, seed + 2)[1]      # other val scenes: the data's own FID floor
+    quality = image_quality(real, {LABELS[m]: generated[m][0] for m in tcfg.models}, other)
     return dict(table=table, profiles=profiles, summary=summary, runs=runs, figures=figs,
-                eval_seconds=time.time() - t0, layouts=tcfg.layouts, seed=seed)
+                eval_seconds=time.time() - t0, layouts=tcfg.layouts, seed=seed, fid=quality)
 
 
 # ----------------------------------------------------------------------------- report
@@ -484,7 +516,32 @@ def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
     ]
     lines += _findings(table, summary, models, tcfg)
     lines.append("")
+    if trained.get("fid") is not None:
+        lines += _quality_section(trained["fid"])
     return lines
+
+
+def _quality_section(q: pd.DataFrame) -> list[str]:
+    """FID / PRDC of the trained models, labelled with the weights and N."""
+    from vasis.metrics.image_sets import SMALL_N_NOTE
+
+    from .main_job import md_table
+
+    weights = str(q.weights.iloc[0])
+    shown = q.drop(columns=["weights"])
+    return [
+        "### Image quality: FID, precision, recall, density, coverage",
+        "",
+        f"Each model's first sample of the {int(q.n_generated.iloc[0])} held-out label maps against "
+        f"the real images of the same maps (N = {int(q.n_real.iloc[0])} per side), on the FID "
+        f"Inception's pool3 features; `data (other scenes)` is {int(q.n_generated.iloc[0])} real "
+        f"images of other scenes against the same real images: what the data itself scores at "
+        f"this N. Precision / recall / density / coverage: the `prdc` package (Naeem et al. "
+        f"2020), k = 5. Weights: {weights}. {SMALL_N_NOTE} (`trained_fid.csv`)",
+        "",
+        md_table(shown, 3),
+        "",
+    ]
 
 
 def _findings(table, summary, models, tcfg) -> list[str]:

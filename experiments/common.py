@@ -8,8 +8,8 @@
 * :class:`Context` - what a runner needs: the generators (``--checkpoint MODEL=PATH``, or a short
   suite training run on the built-in scenes data in ``RUNS/``, reused when present), the
   evaluation label maps, the scenes segmenter (trained once, cached in ``RUNS/``), the FID
-  Inception (or the reason it is missing), and :meth:`Context.quality` (FID-t, FID-v, mIoU, Acc,
-  intra-class variation of one generator).
+  Inception (or the reason it is missing), and :meth:`Context.quality` (FID-t, FID-v,
+  precision / recall / density / coverage, mIoU, Acc, intra-class variation of one generator).
 * :func:`write_table` - ``OUT/<name>.csv`` (tidy cells) and ``OUT/<name>.md`` (a wide table).
 * :func:`image_grid` / :func:`save_figure` - figure helpers.
 
@@ -41,6 +41,7 @@ from analysis.main_job import atomic_savefig, atomic_write_text
 from vasis.errors import UserError
 
 NA_FID = "n/a (weights missing: {path})"
+PRDC_FIELDS = ("precision", "recall", "density", "coverage")   # vasis.metrics.density_coverage
 MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
 
 
@@ -277,6 +278,8 @@ class Context:
         self._labels: dict = {}
         self._seg = None
         self._fid = None
+        self._real: dict = {}        # size -> real images of the evaluation maps
+        self._real_sets: dict = {}   # size -> their FID features (computed once)
 
     def cell_scope(self, model: str, setting: str) -> dict:
         """Everything besides (experiment, model, setting, metric) that determines a cell: a
@@ -382,6 +385,7 @@ class Context:
             if all(it.get("instance") is not None for it in items):
                 inst = torch.stack([it["instance"] for it in items])
             self._labels[size] = (labels, inst)
+            self._real[size] = torch.stack([it["image"] for it in items])   # for PRDC
         return self._labels[size]
 
     @torch.no_grad()
@@ -416,6 +420,32 @@ class Context:
                 self._fid = NA_FID.format(path=path)
         return self._fid
 
+    def _prdc(self, fake: torch.Tensor, size) -> dict:
+        """Precision / recall / density / coverage (k = 5) of ``fake`` against the real images
+        of the same evaluation maps (equal N), on the FID features."""
+        from vasis.metrics.density_coverage import min_images
+        from vasis.metrics.image_sets import compare, open_set
+        net = self.fid_model()
+        if isinstance(net, str):
+            return {f: net for f in PRDC_FIELDS}
+        if len(fake) < min_images(5):
+            return {f: f"n/a (k = 5 needs {min_images(5)} images)" for f in PRDC_FIELDS}
+        size = tuple(int(v) for v in size)
+        real = self._real_sets.setdefault(size, open_set(self._real[size], "real"))
+        r = compare(real, fake, prdc=True, model=net, device=self.device)
+        return {f: r[f] for f in PRDC_FIELDS}
+
+    def fid_note(self) -> str:
+        """Weights and N of the FID cells, and the small-N bias (every table with FID)."""
+        from vasis.metrics import weights_label
+        from vasis.metrics.image_sets import fid_note
+        net = self.fid_model()
+        n = self.scale.eval_images
+        ref = (f"the first {n} scenes of the split (N = {n})" if self.dataroot is None
+               else "all images of the split")
+        return fid_note(net if isinstance(net, str) else weights_label(net), n, ref) + (
+            " Cells kept in results.json keep the weights they were computed with.")
+
     def segmenter(self):
         """A segmenter for ``self.dataset``, or a string saying why there is none."""
         if self._seg is not None:
@@ -449,8 +479,8 @@ class Context:
         return self._seg
 
     def quality(self, gen, metrics: Iterable[str]) -> dict:
-        """``metrics`` of ``gen`` on the validation label maps: any of FID-t, FID-v, mIoU, Acc,
-        ICV-one (mean per-image per-class colour std, 0..255) and ICV-all (pooled)."""
+        """``metrics`` of ``gen`` on the validation label maps: any of FID-t, FID-v, precision,
+        recall, density, coverage (vs the real images of the same maps), mIoU, Acc, ICV-one (mean per-image per-class colour std, 0..255) and ICV-all (pooled)."""
         metrics = list(metrics)
         size = (gen.cfg.height, gen.cfg.width)
         labels, inst = self.eval_data(size)
@@ -466,8 +496,11 @@ class Context:
                     continue
                 from vasis.metrics import fid_t, fid_v
                 fn = fid_t if split == "train" else fid_v
-                kw = {"dataroot": self.dataroot} if self.dataroot else {}
+                # built-in scenes: as many reference scenes as generated images (equal N)
+                kw = {"dataroot": self.dataroot} if self.dataroot else {"n": len(fake)}
                 out[m] = float(fn(fake, self.dataset, model=net, device=self.device, **kw))
+        if set(PRDC_FIELDS) & set(metrics):
+            out.update(self._prdc(fake, size))
         if {"mIoU", "Acc"} & set(metrics):
             seg = self.segmenter()
             if isinstance(seg, str):
@@ -528,6 +561,12 @@ def write_table(ctx: Context, name: str, table: pd.DataFrame, title: str, notes:
     text = f"# {title}\n\n" + markdown_table(table, digits)
     if notes:
         text += "\n" + notes.strip() + "\n"
+    if any(str(c).startswith("FID") for c in table.columns):
+        text += "\n" + ctx.fid_note() + "\n"
+    if "precision" in table.columns:
+        text += ("\nPrecision / recall / density / coverage: the `prdc` package (Naeem et al. "
+                 "2020), k = 5, on the FID features, against the real images of the same "
+                 "evaluation maps (equal N).\n")
     atomic_write_text(md, text)
     return {"csv": csv, "markdown": md}
 

@@ -1,5 +1,6 @@
-"""Table 3: the main comparison - FID-t, FID-v, mIoU, Acc of every model (here also the
-intra-class variation ICV-one), and generator / discriminator params and GMac at the paper's
+"""Table 3: the main comparison - FID-t, FID-v, mIoU, Acc of every model (here also precision /
+recall / density / coverage against the real images of the same maps, and the intra-class
+variation ICV-one), and generator / discriminator params and GMac at the paper's
 datasets' resolutions (Cityscapes 256x512, ADE20K and COCO-Stuff 256x256; counted on the meta
 device by :func:`vasis.complexity.complexity`, so no full-size network is ever allocated).
 """
@@ -12,7 +13,7 @@ from .common import Context, markdown_table, select, wide, write_table
 NAME = "table3"
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 QUICK_MODELS = ("spade", "va-spade")
-METRICS = ["FID-t", "FID-v", "mIoU", "Acc", "ICV-one"]
+METRICS = ["FID-t", "FID-v", "precision", "recall", "density", "coverage", "mIoU", "Acc", "ICV-one"]
 PAPER_DATASETS = ("cityscapes", "ade20k", "coco-stuff")
 COMPLEXITY = ["G params (M)", "G GMac", "D params (M)", "D GMac"]
 

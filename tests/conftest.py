@@ -1,5 +1,8 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("VASIS_SHARED", ROOT.parent / "shared"))
 COCO_SAMPLE = SHARED / "data" / "coco_stuff_sample"
+
+# The suite's caches (converted FID weights, reference statistics) go to a folder of this test
+# session, never into the user's ~/.cache; subprocesses inherit it.
+os.environ["VASIS_CACHE"] = tempfile.mkdtemp(prefix="vasis-test-cache-")
+atexit.register(shutil.rmtree, os.environ["VASIS_CACHE"], True)
 
 # One thread with denormals flushed: untrained nets decay to denormal floats that x86 computes
 # up to 50x slower, and the flag is per thread (see analysis.main_job.fast_cpu).

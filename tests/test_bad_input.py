@@ -73,6 +73,20 @@ def bad_files(root: Path) -> dict[str, str]:
     (root / "mainout" / "train" / "spade").mkdir(parents=True)  # not a training run
     (root / "mainout" / "train" / "spade" / "notes.txt").write_text("mine\n")
     files["mainout"] = str(root / "mainout")
+    # fid: image folders (two images, one image, one file that is no image), .npz statistics
+    for name, count in (("img_two", 2), ("img_one", 1)):
+        (root / name).mkdir()
+        for i in range(count):
+            Image.new("RGB", (8, 8), (40 * i, 90, 200)).save(root / name / f"{i}.png")
+        files[name] = str(root / name)
+    (root / "img_bad").mkdir()
+    (root / "img_bad" / "not-an-image.png").write_text("hello")
+    Image.new("RGB", (8, 8)).save(root / "img_bad" / "ok.png")
+    files["img_bad"] = str(root / "img_bad")
+    np.savez(root / "empty.npz", foo=np.zeros(2))
+    files["npz_empty"] = str(root / "empty.npz")
+    np.savez(root / "stats.npz", mu=np.zeros(4), sigma=np.eye(4))
+    files["npz_stats"] = str(root / "stats.npz")
     return files
 
 
@@ -170,6 +184,15 @@ ROWS_CORE = [
      ["{missing}", "does not exist"]),
     ("variation-unknown-dataset", ["variation", "--images", "{var_coco}/img", "--labels",
                                    "{var_coco}/lab", "--dataset", "coco"], ["coco", "coco-stuff"]),
+    ("fid-unreadable-image", ["fid", "{img_bad}", "{img_two}"], ["not-an-image.png", "replace or remove"]),
+    ("fid-one-image", ["fid", "{img_one}", "{img_two}"], ["{img_one}", "1 image", "at least 2"]),
+    ("fid-npz-without-mu-sigma", ["fid", "{npz_empty}", "{img_two}"], ["{npz_empty}", "mu / sigma", "--save-stats"]),
+    ("fid-prdc-with-npz", ["fid", "{npz_stats}", "{img_two}", "--prdc"], ["{npz_stats}", "is a .npz", "image folder"]),
+    ("fid-prdc-too-few", ["fid", "{img_two}", "{img_two}", "--prdc"], ["k = 5", "at least 7", "--nearest-k"]),
+    ("fid-missing-path", ["fid", "{missing_dir}", "{img_two}"], ["{missing_dir}", "folder of images"]),
+    ("fid-save-stats-exists", ["fid", "{img_two}", "{img_two}", "--save-stats", "{npz_stats}"], ["{npz_stats}", "exists"]),
+    ("fid-missing-weights", ["fid", "{img_two}", "{img_two}", "--weights", "{missing}"], ["{missing}", "--fid-weights PATH"]),
+    ("fid-three-paths", ["fid", "{img_two}", "{img_two}", "{img_two}"], ["3", "one or two PATHs"]),
 ]
 
 # -- rows: train, generate, variation --------------------------------------------------------

