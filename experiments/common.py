@@ -230,7 +230,10 @@ def read_checkpoints(specs: dict[str, str], trust: bool = False) -> dict[str, Gi
     from vasis.train.load import read_generator_file
     out = {}
     for key, spec in specs.items():
-        file, content = read_generator_file(spec, trust=trust, trust_hint="--trust-checkpoint")
+        try:
+            file, content = read_generator_file(spec, trust=trust, trust_hint="--trust-checkpoint")
+        except UserError as err:  # name the row the file was given for
+            raise type(err)(f"--checkpoint {key}={spec}: {err}") from None
         out[key] = GivenCheckpoint(spec, Path(file), file_sha256(file), content)
     return out
 

@@ -163,7 +163,7 @@ ROWS_CORE = [
                                          "spade={evil_pt}"],
      ["{evil_pt}", "full unpickling", "--trust-checkpoint"]),
     ("experiment-missing-checkpoint", ["experiment", "table1", "--quick", "--checkpoint",
-                                       "spade={missing}"], ["{missing}", "no such file"]),
+                                       "spade={missing}"], ["{missing}", "does not exist"]),
     # main
     ("main-unknown-model", ["main", "--models", "spadee", "--out", "{out}"], ["spadee", "spade"]),
     ("main-zero-train-iters", ["main", "--train-iters", "0", "--out", "{out}"],

@@ -215,25 +215,27 @@ def _experiment(out, runs_dir, *extra, quick=True):
 
 
 def test_store_keys_cells_by_scale_and_checkpoint_content(runs, tmp_path, monkeypatch):
+    from experiments import table1
+    spade_rows = 1 + len(table1.RETRAINED["spade"]) + len(table1.SURGERY_ROWS["spade"])
     out, runs_dir = tmp_path / "out", tmp_path / "runs"
-    assert _experiment(out, runs_dir) == 3            # the quick run: spade x 3 settings
+    assert _experiment(out, runs_dir) == spade_rows   # the quick run: every spade row
     assert _experiment(out, runs_dir) == 0            # the same again: all reused
     # The full scale (here a slightly larger stand-in, so the test stays short) recomputes.
     monkeypatch.setattr(common, "DEFAULT", replace(common.QUICK, iters=2))
-    assert _experiment(out, runs_dir, "--models", "spade", quick=False) == 3
+    assert _experiment(out, runs_dir, "--models", "spade", quick=False) == spade_rows
     # A given checkpoint recomputes; the same content again does not; new content does.
     ckpt = tmp_path / "given.pt"
     shutil.copy(list_checkpoints(runs["spade"])[0], ckpt)
-    assert _experiment(out, runs_dir, "--checkpoint", f"spade={ckpt}") == 3
+    assert _experiment(out, runs_dir, "--checkpoint", f"spade={ckpt}") == spade_rows
     assert _experiment(out, runs_dir, "--checkpoint", f"spade={ckpt}") == 0
     state = torch.load(ckpt, weights_only=True)
     state["generator"] = {k: v + 1 if v.is_floating_point() else v
                           for k, v in state["generator"].items()}
     state.pop("ema_eval", None), state.pop("ema", None)
     torch.save(state, ckpt)
-    assert _experiment(out, runs_dir, "--checkpoint", f"spade={ckpt}") == 3
+    assert _experiment(out, runs_dir, "--checkpoint", f"spade={ckpt}") == spade_rows
     # Another seed is another scope too; the quick cells are still there for the quick run.
-    assert _experiment(out, runs_dir, "--seed", "1") == 3
+    assert _experiment(out, runs_dir, "--seed", "1") == spade_rows
     assert list_checkpoints(runs_dir / "scenes-quick-seed1" / "spade")  # its own training run
     assert _experiment(out, runs_dir) == 0
 
