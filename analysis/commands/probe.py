@@ -11,6 +11,18 @@ settled with :func:`analysis.recorder.calibrate` unless ``--bn`` says otherwise)
 (:func:`analysis.surgery.swap_padding`, :func:`analysis.surgery.swap_norm_kernel`,
 :func:`analysis.surgery.swap_block_kernel`, all ``mode='sum'``; see docs/switches.md).
 Statistics as in :mod:`analysis.recorder` and ``docs/metrics.md``.
+
+A network the suite did not build comes in with ``--factory MODULE:FUNCTION``
+(:func:`load_factory`): the module is imported (the current folder first, then PYTHONPATH) and
+the function is called with no arguments; it must return the ``nn.Module`` (with its weights:
+the factory loads them). **This runs that Python code, by design**, unlike ``--checkpoint``,
+which never runs code from a file without ``--trust-checkpoint``. ``--encode`` picks its input
+convention (:mod:`analysis.encoders`, default ``spade``), ``--dataset`` the label space (default
+scenes) and ``--size`` the layout size (default the dataset preset's); ``--points`` the modules
+to probe (default: its top-level children; for the suite's models ``blocks()``). Its BN runs on
+its running statistics (``--bn eval``) unless ``--bn`` says otherwise; ``--padding`` works on it
+(any ``nn.Module``), the kernel swaps need conv names and are Python-only
+(``analysis.swap_norm_kernel(model, 1, convs=...)``).
 """
 from __future__ import annotations
 
@@ -25,6 +37,12 @@ from ..main_job import (calibration_labels, default_classes, fast_cpu, make_layo
                         parse_size, record)
 from ..surgery import swap_block_kernel, swap_norm_kernel, swap_padding
 from vasis.errors import UserError, MissingFileError
+import importlib
+import inspect
+import os
+import types
+
+import torch.nn as nn
 
 LAYOUTS = ("one-class", "two-class")
 
@@ -47,6 +65,19 @@ def register(subparsers) -> None:
     p.error = _one_line_error  # one line, exit 2, no usage dump
     p.add_argument("--model", help=f"model preset: {', '.join(MODELS)} (with an official "
                                    f"--checkpoint: the preset it is an instance of)")
+    p.add_argument("--factory", metavar="MODULE:FUNCTION",
+                   help="probe your own network: import MODULE (the current folder first, then "
+                        "PYTHONPATH) and call FUNCTION() with no arguments, which returns the "
+                        "torch.nn.Module; THIS RUNS THAT CODE (unlike --checkpoint). With "
+                        "--encode, --points, --dataset, --size")
+    p.add_argument("--encode", default=None,
+                   help="input convention of a --factory model: spade (default; one-hot, "
+                        "don't-care, instance edges), clade (the same), oasis (one-hot, "
+                        "don't-care first, no edges) or ids (the integer label map)")
+    p.add_argument("--points", default=None,
+                   help="modules to probe, comma-separated names as in model.named_modules() "
+                        "(default: the suite's blocks(), or a --factory model's top-level "
+                        "children)")
     p.add_argument("--checkpoint", help="a suite training run (folder or checkpoints/step_N.pt; "
                                         "model, dataset and size come from the run) or an "
                                         "official generator checkpoint (needs --model)")
@@ -103,7 +134,8 @@ def build(args):
     from vasis.train.load import open_generator
 
     if args.model is None and not args.checkpoint:
-        raise UserError("give --model (a preset name) or --checkpoint (a suite training run)")
+        raise UserError("give --model (a preset name), --checkpoint (a suite training run) or "
+                        "--factory MODULE:FUNCTION (your own network)")
     if args.model is not None:
         _choice(args.model, "model", list(MODELS))
     if args.dataset is not None:
@@ -135,6 +167,9 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    from ..encoders import encoder
+    from ..recorder import probe, probe_points
+
     fmt = _choice(args.format, "format", ("text", "json"))
     layout = _choice(args.layout, "layout", LAYOUTS)
     padding = None if args.padding is None else _choice(args.padding, "padding", ("zero", "reflect"))
@@ -143,31 +178,55 @@ def _run(args) -> int:
                     else int(_choice(str(args.block_kernel), "block-kernel", ("3", "1"))))
     samples = _int(args.samples, "samples", 1)
     seed = _int(args.seed, "seed", 0)
-    bn = args.bn or ("eval" if args.checkpoint else "calibrate")
+    factory = args.factory
+    bn = args.bn or ("eval" if args.checkpoint or factory else "calibrate")
     _choice(bn, "bn", ("calibrate", "eval", "batch"))
-    gen, source, model, dataset = build(args)
+    points = None if args.points is None else [p.strip() for p in args.points.split(",") if p.strip()]
+    if points is not None and not points:
+        raise UserError(f"--points {args.points!r} names no module; give comma-separated "
+                        f"module names, e.g. head_0,up_0")
+    encode = None
+    if factory:
+        if args.model is not None or args.checkpoint:
+            raise UserError("--factory builds the network itself: drop --model / --checkpoint")
+        if kernel is not None or block_kernel is not None:
+            raise UserError("--kernel / --block-kernel need to know which convs are the norm or "
+                            "block convs, which a --factory model does not say; swap them in "
+                            "Python: analysis.swap_norm_kernel(model, 1, convs=[...])")
+        if args.dataset is not None:
+            _choice(args.dataset, "dataset", list(_datasets()))
+        dataset = args.dataset or "scenes"
+        encode = encoder(args.encode or "spade", dataset)
+        preset = _datasets()[dataset]
+        size = parse_size(args.size) or (preset.height, preset.width)
+        torch.manual_seed(seed)
+        gen = load_factory(factory)
+        source, model = f"--factory {factory}", type(gen).__name__
+        target = _LayoutTarget(encode.space, size)
+    else:
+        if args.encode is not None:
+            raise UserError("--encode is the input convention of a --factory model; the suite's "
+                            "models encode their own input (drop --encode)")
+        gen, source, model, dataset = build(args)
+        target = gen
+    probe_points(gen, points)  # a bad --points name fails before any work
     classes = (tuple(c.strip() for c in args.classes.split(",") if c.strip())
                if args.classes else default_classes(dataset, layout))
     classes = tuple(int(c) if c.isdigit() else c for c in classes)
-    labels = make_layout(layout, classes, dataset, gen)
+    labels = make_layout(layout, classes, dataset, target)
     if bn == "calibrate":
         from ..recorder import calibrate
 
-        gen = calibrate(gen, calibration_labels(dataset, (gen.cfg.height, gen.cfg.width),
-                                                4, seed), steps=2)
+        gen = calibrate(gen, calibration_labels(dataset, tuple(labels.shape), 4, seed), steps=2,
+                        encode=encode)
     if padding is not None:
         gen = swap_padding(gen, padding)
     if kernel is not None and kernel != gen.cfg.norm.kernel_size:
         gen = swap_norm_kernel(gen, kernel)
     if block_kernel is not None and block_kernel != gen.cfg.block_kernel_size:
         gen = swap_block_kernel(gen, block_kernel)
-    rec = record(gen, labels, samples, seed, bn="batch" if bn == "batch" else "eval")
-    df = rec.stats
-    meta = dict(model=model, dataset=dataset, layout=layout, padding=gen.cfg.padding,
-                kernel=gen.cfg.norm.kernel_size, block_kernel=gen.cfg.block_kernel_size,
-                samples=samples)
-    for col, val in reversed(list(meta.items())):
-        df.insert(0, col, val)
+    df = probe(gen, {layout: labels}, samples, model=model, points=points, encode=encode,
+               seed=seed, bn="batch" if bn == "batch" else "eval")
     if fmt == "json":
         records = []
         for r in df.to_dict("records"):
@@ -175,18 +234,94 @@ def _run(args) -> int:
         print(json.dumps(records))
         return 0
     names = ", ".join(str(c) for c in classes)
-    print(f"# probe {model} ({source}) on {dataset} {gen.cfg.height}x{gen.cfg.width}: "
-          f"{layout} [{names}], padding {meta['padding']}, norm kernel {meta['kernel']}, "
-          f"block kernel {meta['block_kernel']}, "
+    first = df.iloc[0]
+    kernels = ("" if factory else f", norm kernel {first['kernel']}, block kernel "
+                                  f"{first['block_kernel']}")
+    print(f"# probe {model} ({source}) on {dataset} {labels.shape[0]}x{labels.shape[1]}: "
+          f"{layout} [{names}], padding {first['padding']}{kernels}, "
+          f"{'input ' + encode.name + ', ' if encode is not None else ''}"
           f"{samples} samples, BN {bn}")
     base = df[df["class"].isna()]
     table = base.pivot_table(index="block", columns="statistic", values="value", sort=False)
     cols = [c for c in ("spatial_std", "sample_std", "fig2_std", "rms") if c in table.columns]
-    print(f"{'block':14s}" + "".join(f"{c:>13s}" for c in cols) + f"{'spatial/rms':>13s}")
+    width = max([14] + [len(str(b)) + 1 for b in table.index])
+    print(f"{'block':{width}s}" + "".join(f"{c:>13s}" for c in cols) + f"{'spatial/rms':>13s}")
     for block, row in table.iterrows():
         rel = row["spatial_std"] / row["rms"] if row["rms"] > 0 else float("nan")
-        print(f"{block:14s}" + "".join(f"{row[c]:13.4g}" for c in cols) + f"{rel:13.4g}")
+        print(f"{block:{width}s}" + "".join(f"{row[c]:13.4g}" for c in cols) + f"{rel:13.4g}")
     return 0
+
+
+def _datasets():
+    from vasis.presets import DATASETS
+
+    return DATASETS
+
+
+class _LayoutTarget:
+    """What :func:`make_layout` reads from a generator, for a network without a suite config:
+    its label space and its (H, W)."""
+
+    def __init__(self, space, size):
+        self.space = space
+        self.cfg = types.SimpleNamespace(height=int(size[0]), width=int(size[1]))
+
+
+def load_factory(spec: str) -> nn.Module:
+    """The network ``MODULE:FUNCTION`` builds: ``FUNCTION()`` of the imported ``MODULE``.
+
+    Importing and calling run the user's code, by design (``--factory`` is how a network the
+    suite did not build gets in). The current folder is searched first (then ``sys.path``, i.e.
+    PYTHONPATH), as ``python -m`` would. ``FUNCTION`` may be dotted (``Class.build``); it is
+    called with no arguments (give its parameters defaults, or wrap it), and must return an
+    ``nn.Module``. Raises a one-line :class:`UserError` for a malformed spec, a module that
+    is not found, a missing attribute, a non-callable, a function that needs arguments, or a
+    result that is no ``nn.Module``; errors raised inside the user's code keep their traceback.
+    """
+    mod_name, sep, attr = str(spec).partition(":")
+    if not sep or not mod_name.strip() or not attr.strip() or mod_name.startswith("."):
+        raise UserError(f"--factory {spec!r} must be MODULE:FUNCTION with an absolute module "
+                        f"path, e.g. mypkg.models:build")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(mod_name)
+    except ModuleNotFoundError as err:
+        if err.name and (mod_name == err.name or mod_name.startswith(err.name + ".")):
+            raise UserError(
+                f"--factory {spec!r}: no module named {err.name!r} in the current folder or on "
+                f"PYTHONPATH; run from the folder that holds it or add that folder to "
+                f"PYTHONPATH") from None
+        raise  # a module the user's module imports is missing: their code, their traceback
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+    fn = module
+    for part in attr.split("."):
+        if not hasattr(fn, part):
+            public = sorted(n for n in dir(module) if not n.startswith("_")
+                            and callable(getattr(module, n, None)))[:12]
+            raise UserError(f"--factory {spec!r}: {mod_name!r} has no attribute {attr!r}; its "
+                            f"callables: {', '.join(public) or 'none'}")
+        fn = getattr(fn, part)
+    if not callable(fn):
+        raise UserError(f"--factory {spec!r}: {attr!r} is a {type(fn).__name__}, not a function; "
+                        f"name a function that returns the network")
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise UserError(f"--factory {spec!r}: {attr}{inspect.signature(fn)} needs arguments, "
+                        f"and --factory calls it with none; give its parameters defaults or "
+                        f"wrap it in a function without parameters") from None
+    except ValueError:  # no signature to read (some builtins): just call it
+        pass
+    model = fn()
+    if not isinstance(model, nn.Module):
+        raise UserError(f"--factory {spec!r} returned a {type(model).__name__}, not a "
+                        f"torch.nn.Module; the function must return the network")
+    return model
 
 
 def _clean(v):
