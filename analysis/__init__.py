@@ -4,6 +4,8 @@
   kernel size;
 * :mod:`analysis.layouts` - synthetic label maps (one class, two classes, boxes, series);
 * :mod:`analysis.recorder` - per-block feature statistics (:func:`probe`, :class:`FeatureRecorder`);
+* :mod:`analysis.encoders` - label map -> input of a network the suite did not build (official
+  SPADE / CLADE / OASIS conventions), for ``probe(model, layouts, points=..., encode=...)``;
 * :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition,
   and the VASIS intra-class statistics of image folders (official and corrected).
 
@@ -19,6 +21,9 @@ from .metrics import (IntraClassVariation, boundary_anchors, class_variation,
                       variation_ratio)
 from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
 from .surgery import clone_module, swap_block_kernel, swap_norm_kernel, swap_padding
+from . import encoders
+from .recorder import probe_points
+from .surgery import padding_of, select_convs
 
 __all__ = [
     "layouts", "metrics", "recorder", "surgery",
@@ -29,4 +34,5 @@ __all__ = [
     "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
     "pattern_repetition", "boundary_anchors", "resize_labels", "IntraClassVariation",
     "intra_class_variation", "intra_class_variation_dirs",
+    "encoders", "probe_points", "padding_of", "select_convs",
 ]

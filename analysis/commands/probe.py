@@ -58,8 +58,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "probe", help="per-block feature statistics of a model on a one-/two-class layout",
         description="Generate a one- or two-class layout --samples times with a model preset "
-                    "(untrained, seeded, BN calibrated on a few label maps) or an official "
-                    "checkpoint, and print per-block statistics (spatial_std, sample_std, "
+                    "(untrained, seeded, BN calibrated on a few label maps), a checkpoint, or "
+                    "your own network (--factory), and print per-block statistics (spatial_std, sample_std, "
                     "class_spatial_std, class_sample_std, fig2_std, fig2_mean, rms; see "
                     "docs/metrics.md).")
     p.error = _one_line_error  # one line, exit 2, no usage dump
