@@ -28,7 +28,8 @@ def kernel_dir(tmp_path_factory):
 
 def test_there_are_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_padding_and_kernel_probing.ipynb",
-                                           "02_per_block_std.ipynb", "03_variation_metrics.ipynb"]
+                                           "02_per_block_std.ipynb", "03_variation_metrics.ipynb",
+                                           "04_probe_your_generator.ipynb"]
 
 
 def execute(nb, cwd: Path) -> list[str]:
