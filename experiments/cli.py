@@ -83,7 +83,7 @@ def run(args) -> int:
     if check is not None:
         # A runner's own input checks run before the context creates --out.
         check(args)
-    # Bad input raises vasis.errors.UserError, which vasis.cli prints as one line on stderr.
+    # Bad input raises vasis.errors.UserError, which vasis.cli.main prints as one line on stderr.
     ctx = context_from_args(args)
     start = time.perf_counter()
     with fast_cpu():

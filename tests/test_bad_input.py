@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vasis.cli import main
+from vasis_suite.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--ngf", "4", "--hidden", "8"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.complexity import build_networks, complexity, count_macs, count_params
 
 DATASETS = ["cityscapes", "ade20k", "coco-stuff"]

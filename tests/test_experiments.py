@@ -11,7 +11,7 @@ from vasis.errors import UserError
 import torch
 
 import experiments.common as common
-from vasis.cli import build_parser
+from vasis_suite.cli import build_parser
 from vasis.train import RunSettings, train
 
 

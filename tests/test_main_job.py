@@ -1,7 +1,7 @@
 """The main analysis job at a reduced setting (``--quick``: three models at tiny widths)."""
 import pandas as pd
 
-from vasis.cli import main
+from vasis_suite.cli import main
 
 
 def test_quick_main_job(tmp_path, capsys):

@@ -11,7 +11,7 @@ from analysis import metrics as M
 from analysis.commands.main import quick_train_config
 from analysis.main_job import JobConfig, fast_cpu, run_job
 from analysis.main_train import (data_sample_std, heldout, source_statistics, train_or_reuse)
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.train import load_latest
 
 

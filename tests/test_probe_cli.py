@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vasis.cli import main
+from vasis_suite.cli import main
 
 TINY = ["--ngf", "4", "--hidden", "8"]
 FIELDS = {"model", "layout", "padding", "kernel", "block_kernel", "block", "statistic", "value"}

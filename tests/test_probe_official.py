@@ -14,7 +14,7 @@ import analysis
 import vasis
 from official_reference import official_spec, random_state_dict
 from test_official_checkpoints import official_options
-from vasis.cli import main
+from vasis_suite.cli import main
 
 TINY = dict(ngf=4, hidden=8)
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.presets import MODELS
 from vasis.train import NonFiniteLossError, RunSettings, list_checkpoints, load_latest, train
 from vasis.train.monitor import read_losses

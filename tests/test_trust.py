@@ -18,7 +18,7 @@ import torch
 
 import experiments.common as common
 import vasis
-from vasis.cli import build_parser, main
+from vasis_suite.cli import build_parser, main
 from vasis.errors import UserError
 from vasis.loading import load_torch_file
 from vasis.train import RunSettings, list_checkpoints, read_checkpoint, train
