@@ -4,19 +4,17 @@
   kernel size;
 * :mod:`analysis.layouts` - synthetic label maps (one class, two classes, boxes, series);
 * :mod:`analysis.recorder` - per-block feature statistics (:func:`probe`, :class:`FeatureRecorder`);
-* :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition,
-  and the VASIS intra-class statistics of image folders (official and corrected).
+* :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition
+  (the VASIS intra-class statistics of image folders are :mod:`vasis.metrics.intra_class`).
 
 Definitions of every statistic: ``docs/metrics.md``.
 """
 from . import layouts, metrics, recorder, surgery
 from .layouts import (box, box_series, boundary_series, one_class, resolve_class, stack,
                       two_class)
-from .metrics import (IntraClassVariation, boundary_anchors, class_variation,
-                      distance_to_boundary, fraction_within, inter_class_std,
-                      intra_class_std, intra_class_variation, intra_class_variation_dirs, ncc,
-                      pattern_repetition, resize_labels, sample_std, variation_profile,
-                      variation_ratio)
+from .metrics import (boundary_anchors, class_variation, distance_to_boundary, fraction_within,
+                      inter_class_std, intra_class_std, ncc, pattern_repetition, resize_labels,
+                      sample_std, variation_profile, variation_ratio)
 from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
 from .surgery import clone_module, swap_block_kernel, swap_norm_kernel, swap_padding
 
@@ -27,6 +25,5 @@ __all__ = [
     "swap_padding", "swap_norm_kernel", "swap_block_kernel", "clone_module",
     "intra_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
     "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
-    "pattern_repetition", "boundary_anchors", "resize_labels", "IntraClassVariation",
-    "intra_class_variation", "intra_class_variation_dirs",
+    "pattern_repetition", "boundary_anchors", "resize_labels",
 ]

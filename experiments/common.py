@@ -516,7 +516,7 @@ class Context:
                 out["mIoU"] = 100.0 * float(r["miou"])
                 out["Acc"] = 100.0 * float(r["pixel_accuracy"])
         if {"ICV-one", "ICV-all"} & set(metrics):
-            from analysis.metrics import intra_class_variation
+            from vasis.metrics.intra_class import intra_class_variation
             imgs = ((fake + 1) * 127.5).permute(0, 2, 3, 1).double().numpy()
             r = intra_class_variation(list(imgs), list(labels.numpy()))
             out["ICV-one"] = float(r.one_color)
