@@ -1,7 +1,7 @@
 """Figure 2: the std of the feature maps after ``fc`` and every block, one- and two-class layouts,
 zero vs reflect padding.
 
-The official protocol (reference.md section 5): channel 0 of the first image, resized (nearest)
+The official protocol (docs/facts.md section 5): channel 0 of the first image, resized (nearest)
 to 256x256, its std (``fig2_std`` of :func:`analysis.recorder.probe`). The padding is swapped on
 the same generator by surgery. With reflect padding a one-class layout gives zero std in every
 block (no boundary at all) for the models without noise - class-level mode collapse made visible;

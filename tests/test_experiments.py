@@ -164,7 +164,7 @@ def test_table4_resumes_and_recomputes_only_missing_cells(tmp_path, shared, monk
     df = cells(tmp_path, "table4")
     params = {m: float(v) for m, v in zip(df[df.metric == "G params (M)"].model,
                                           df[df.metric == "G params (M)"].value)}
-    # reference.md section 1: VA-SPADE ablation on Cityscapes.
+    # docs/facts.md section 1: VA-SPADE ablation on Cityscapes.
     assert {k: round(v, 2) for k, v in params.items()} == {
         "va-spade:neither": 93.05, "va-spade:noise": 81.22, "va-spade:position": 95.21,
         "va-spade:both": 83.34}

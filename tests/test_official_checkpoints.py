@@ -114,7 +114,7 @@ def test_matches_official_forward_real_label_space(model, dataset, h, w):
         assert not torch.allclose(wrong, ref, atol=1e-3)
 
 
-# Parameter counts of the official generators (reference.md §1, = the papers' tables), M.
+# Parameter counts of the official generators (docs/facts.md §1, = the papers' tables), M.
 PARAMS = {
     "cityscapes": dict(spade=93.05, clade=67.90, oasis=71.11, **{"va-spade": 83.34,
                        "va-clade": 70.41, "va-oasis": 61.82, "clade-icpe": 67.90}),

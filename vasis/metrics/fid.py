@@ -1,5 +1,5 @@
 """FID as pytorch-fid computes it: Inception pool3 features, their mean and covariance, and the
-Frechet distance (reference.md section 5).
+Frechet distance (docs/facts.md section 5).
 
 The network is pytorch-fid's (:mod:`vasis.metrics.inception`), its weights come from the sources
 of :mod:`vasis.metrics.fid_weights` (explicit file, pytorch-fid's file in the torch hub cache,
