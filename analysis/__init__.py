@@ -1,4 +1,6 @@
-"""analysis: the probing toolkit of vasis-suite (issue 3).
+"""analysis: the probing toolkit of vasis-suite, and the main job on top of it.
+
+Library modules (imports go down this list, never up):
 
 * :mod:`analysis.surgery` - copies of a generator with another padding / norm or residual
   kernel size;
@@ -7,7 +9,20 @@
 * :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition
   (the VASIS intra-class statistics of image folders are :mod:`vasis.metrics.intra_class`).
 
-Definitions of every statistic: ``docs/metrics.md``.
+* :mod:`analysis.study` - the study's vocabulary: presets by role (from the registry),
+  settings, thresholds, tiny widths, default layouts, calibration maps, one seeded recording;
+* :mod:`analysis.structure` - the structural probes' tables, claims and findings;
+* :mod:`analysis.runs` - the one train-or-reuse of the jobs' short training runs;
+* :mod:`analysis.report` - the one number formatter and Markdown table writer;
+* :mod:`analysis.figures` - the one palette, figure saving, the jobs' figures;
+* :mod:`analysis.cpu` - one thread with denormals flushed.
+
+Jobs (thin orchestrators, imported by nothing in the library): :mod:`analysis.main_job` and
+its training part :mod:`analysis.trained`; the experiments (:mod:`experiments`) sit beside
+them, the commands (:mod:`analysis.commands`) and the command registry
+(:mod:`vasis_suite.cli`) above.
+
+Definitions of every statistic: ``docs/metrics.md``; the main job: ``docs/main-job.md``.
 """
 from . import layouts, metrics, recorder, surgery
 from .layouts import (box, box_series, boundary_series, one_class, resolve_class, stack,

@@ -258,19 +258,24 @@ def variation_profile(values, labels, *, bins=None, border: bool = True, ignore=
     return pd.DataFrame(rows)
 
 
-def fraction_within(values, labels, distance: float, *, border: bool = True,
-                    ignore=IGNORE) -> dict[int, float]:
+def fraction_within(values, labels, distance, *, border: bool = True,
+                    ignore=IGNORE) -> dict[int, float] | dict[int, np.ndarray]:
     """{class: fraction of the class's variation within ``distance`` pixels of a boundary/border}:
-    ``1 - SS({d(p) > distance}) / SS(class)`` (see :func:`variation_profile`); NaN if flat."""
+    ``1 - SS({d(p) > distance}) / SS(class)`` (see :func:`variation_profile`); NaN if flat.
+    A sequence of distances gives {class: array of fractions, one per distance}."""
     v = _chw(values)
     lab = _labels(labels, v.shape[1:])
     dist = distance_to_boundary(lab, border=border, ignore=ignore)
+    many = np.ndim(distance) > 0
+    ds = np.atleast_1d(np.asarray(distance, dtype=np.float64))
     out = {}
     for c in _classes(lab, ignore):
         mask = lab == c
         pix = v[:, mask]
         total = _sum_sq(pix)
-        out[c] = 1 - _sum_sq(pix[:, dist[mask] > distance]) / total if total > 0 else float("nan")
+        d = dist[mask]
+        f = np.array([1 - _sum_sq(pix[:, d > dk]) / total if total > 0 else np.nan for dk in ds])
+        out[c] = f if many else float(f[0])
     return out
 
 

@@ -16,10 +16,12 @@ import analysis.layouts as L
 import analysis.metrics as M
 
 from vasis.errors import UserError
-from .common import Context, colorize, image_grid, save_figure, select, to_rgb, wide, write_table
+from analysis.figures import colorize, image_grid, save_figure, to_rgb
+from analysis.study import MODELS
+
+from .common import Context, select, wide, write_table
 
 NAME = "fig1_fig3"
-MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 QUICK_MODELS = ("spade", "va-spade")
 POSITIONS = (0.3, 0.45, 0.6, 0.75)
 CENTERS = ((0.4, 0.3), (0.6, 0.7))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.main_job import default_classes, make_layout
+from analysis.figures import save_figure
+from analysis.study import default_classes, make_layout
 from analysis.recorder import probe
 from analysis.surgery import swap_padding
 
-from .common import Context, save_figure, select, write_table
+from .common import Context, select, write_table
 
 NAME = "fig2"
 MODELS = ("spade", "clade", "oasis", "va-spade", "va-clade", "va-oasis")

@@ -19,7 +19,7 @@ os.environ["VASIS_CACHE"] = tempfile.mkdtemp(prefix="vasis-test-cache-")
 atexit.register(shutil.rmtree, os.environ["VASIS_CACHE"], True)
 
 # One thread with denormals flushed: untrained nets decay to denormal floats that x86 computes
-# up to 50x slower, and the flag is per thread (see analysis.main_job.fast_cpu).
+# up to 50x slower, and the flag is per thread (see analysis.cpu.fast_cpu).
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 

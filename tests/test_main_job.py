@@ -16,7 +16,7 @@ def test_quick_main_job(tmp_path, capsys):
                  "trained_variation.png", "trained_samples.png"):
         assert (figs / name).stat().st_size > 1000
         assert name in report
-    assert "untrained" in report and "docs/metrics.md" in report
+    assert "untrained" in report and "docs/main-job.md" in report
     for name in ("block_stats.csv", "block_summary.csv", "profiles.csv", "variation.csv",
                  "kernel_effect.csv", "claims.csv", "trained_variation.csv", "trained_summary.csv",
                  "trained_profiles.csv"):
@@ -55,7 +55,7 @@ def test_quick_main_job(tmp_path, capsys):
 
 
 def test_kernel_findings_follow_the_numbers():
-    from analysis.main_job import kernel_findings
+    from analysis.structure import kernel_findings
 
     def rows(block_diff, norm_diff):
         out = []
@@ -74,3 +74,24 @@ def test_kernel_findings_follow_the_numbers():
     assert "a uniform class stays what it was" in text
     text = "\n".join(kernel_findings(rows(0.001, 0.5)))
     assert "the norm kernel changes them more" in text
+
+
+def test_claim_findings_report_a_failing_claim_as_failing():
+    from analysis.structure import claim_findings
+
+    claims = pd.DataFrame([
+        dict(claim="reflect + one class: zero spatial std in every block", model="spade",
+             measure="max", value=0.0, threshold="< 1e-05", holds=True),
+        dict(claim="reflect + one class: zero spatial std in every block", model="clade",
+             measure="max", value=0.25, threshold="< 1e-05", holds=False)])
+    profiles = pd.DataFrame([dict(model=m, padding="zero", kernel=3, block="fc", size=4,
+                                  layout="one-class", d_high=2, cum_variance_fraction=v,
+                                  cum_area_fraction=0.75, rel_shift=0.1)
+                             for m, v in (("spade", 1.0), ("clade", 0.6))])
+    summary = pd.DataFrame([dict(model="va-clade", layout="one-class", block="fc",
+                                 padding="reflect", rel_spatial=0.5)])
+    text = "\n".join(claim_findings(claims, summary, profiles))
+    assert "holds for spade (0)" in text and "**fails** for clade (0.250" in text
+    assert "as low as 0.600 (clade" in text and "not all of it sits in the border ring" in text
+    assert "exactly flat" not in text
+    assert "max spatial_std/rms 0.500: not flat" in text
