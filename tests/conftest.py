@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 
 # Tiny widths keep every test on a 2-core CPU; the architecture is otherwise the preset's.
-TINY = {"ngf": 4, "hidden": 8}
+from analysis.study import TINY  # noqa: E402,F401  (spelled once, in analysis.study)
 
 
 @pytest.fixture
