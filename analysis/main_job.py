@@ -41,7 +41,7 @@ import vasis
 from vasis.atomic import atomic_write_text
 from vasis.errors import UserError
 
-from . import layouts as L
+from . import layouts
 from .cpu import fast_cpu
 from .figures import all_figures
 from .recorder import calibrate
@@ -107,9 +107,9 @@ def _run_job(cfg: JobConfig) -> dict:
         lays = {"one-class": make_layout("one-class", one_cls, cfg.dataset, gen),
                 "two-class": make_layout("two-class", two_cls, cfg.dataset, gen)}
         layouts_by_name.update(lays)
-        series = L.boundary_series(*two_cls, SERIES, orientation="vertical", dataset=gen)
+        series = layouts.boundary_series(*two_cls, SERIES, orientation="vertical", dataset=gen)
         layouts_by_name["series"] = series
-        sky = L.resolve_class(two_cls[0], gen)
+        sky = layouts.resolve_class(two_cls[0], gen)
         kept, copies = {}, {}
         for (pad, k), g in settings_of(gen):
             copies[(pad, k)] = g

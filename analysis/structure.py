@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from . import metrics as M
+from . import metrics
 from .report import fmt
 from .study import BASELINES, BORDER_D, CLADE_TYPE, FLAT, NONZERO, VA_MODELS, Recording
 
@@ -28,7 +28,7 @@ def profile_rows(rec: Recording, lab_name: str, border: bool, base: dict) -> lis
         if lab is None:
             continue
         rms = float(f.double().pow(2).mean().sqrt())
-        prof = M.variation_profile(f, lab, border=border)
+        prof = metrics.variation_profile(f, lab, border=border)
         h = lab.shape[0]
         for r in prof.to_dict("records"):
             r.update(base, block=block, layout=lab_name, reference="border" if border else "class boundary",
@@ -41,7 +41,7 @@ def profile_rows(rec: Recording, lab_name: str, border: bool, base: dict) -> lis
 
 def variation_row(rec: Recording, labels: torch.Tensor, base: dict) -> dict:
     imgs = rec.images.double()
-    cv = M.class_variation(imgs[0], labels, samples=imgs if len(imgs) >= 2 else None)
+    cv = metrics.class_variation(imgs[0], labels, samples=imgs if len(imgs) >= 2 else None)
     return dict(base, intra_std=float(cv["intra_std"].mean()), inter_std=float(cv["inter_std"].iloc[0]),
                 ratio=float(cv["ratio"].mean()),
                 sample_std=float(cv["sample_std"].mean()) if len(imgs) >= 2 else np.nan)
@@ -52,8 +52,8 @@ def repetition(gen: nn.Module, series: torch.Tensor, cls: int, seed: int) -> flo
         torch.manual_seed(seed)
         gen.eval()
         imgs = gen(series).double()
-    anchors, patch = M.boundary_anchors(series, orientation="vertical", depth=8, side="first")
-    return M.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls)
+    anchors, patch = metrics.boundary_anchors(series, orientation="vertical", depth=8, side="first")
+    return metrics.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls)
 
 
 def block_summary(stats: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +131,7 @@ def kernel_effect(r3: Recording, r1: Recording, base: dict) -> list[dict]:
         sq = diff.pow(2).mean(0).numpy()
         h = lab.shape[0]
         two = len(torch.unique(lab)) > 1
-        d = M.distance_to_boundary(lab, border=not two)
+        d = metrics.distance_to_boundary(lab, border=not two)
         near = d <= max(1.0, h / 8)
         tot = float(sq.sum())
         rows.append(dict(base, block=block, block_index=i, size=h,

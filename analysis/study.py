@@ -22,7 +22,7 @@ from vasis.commands.argtypes import size as _size
 from vasis.errors import UserError
 from vasis.presets import MODELS as _PRESETS, generator_config
 
-from . import layouts as L
+from . import layouts
 from .recorder import FeatureRecorder
 from .surgery import swap_norm_kernel, swap_padding
 
@@ -76,12 +76,12 @@ def make_layout(layout: str, classes, dataset, gen) -> torch.Tensor:
         if len(classes) != 1:
             raise UserError(f"--layout one-class takes one class, got {len(classes)}: "
                              f"{','.join(map(str, classes))}")
-        return L.one_class(classes[0], dataset=gen)
+        return layouts.one_class(classes[0], dataset=gen)
     if layout == "two-class":
         if len(classes) != 2:
             raise UserError(f"--layout two-class takes two classes, got {len(classes)}: "
                              f"{','.join(map(str, classes))}")
-        a, b = (L.resolve_class(c, gen) for c in classes)
+        a, b = (layouts.resolve_class(c, gen) for c in classes)
         if a == b:
             raise UserError(f"--classes {','.join(map(str, classes))} names class id {a} twice; "
                             f"a two-class layout needs two different classes (for one class use "
@@ -89,7 +89,7 @@ def make_layout(layout: str, classes, dataset, gen) -> torch.Tensor:
         if gen.cfg.height < 2:
             raise UserError(f"--layout two-class needs at least 2 pixel rows; the resolution is "
                             f"{gen.cfg.height}x{gen.cfg.width} (use a larger --size)")
-        return L.two_class(classes[0], classes[1], dataset=gen)
+        return layouts.two_class(classes[0], classes[1], dataset=gen)
     raise UserError(f"unknown layout {layout!r}; choose one-class or two-class")
 
 

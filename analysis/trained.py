@@ -53,7 +53,7 @@ from vasis.train import RunSettings
 from vasis.train.generate import batches_of, load_generator, sample_images
 from vasis.train.recipes import recipe
 
-from . import metrics as M
+from . import metrics
 from .figures import trained_figures
 from .recorder import calibrate
 from .report import REPO, link, md_table, relative
@@ -188,7 +188,7 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
         lab = labels[i]
         if sample_map is not None:
             samp[i] = _per_class_mean(sample_map[i], lab, nc)[0]
-        dist = M.distance_to_boundary(lab, border=True)
+        dist = metrics.distance_to_boundary(lab, border=True)
         for c in range(nc):
             m = lab == c
             if m.sum() >= MIN_PIXELS:
@@ -198,8 +198,8 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
             j = s * n + i
             img = images[s, i]
             colours[j] = _class_colours(img, lab, nc)
-            inter[j] = M.inter_class_std(img, lab)
-            within = M.fraction_within(img, lab, ds, border=True)
+            inter[j] = metrics.inter_class_std(img, lab)
+            within = metrics.fraction_within(img, lab, ds, border=True)
             for c in range(nc):
                 if (lab == c).sum() >= MIN_PIXELS:
                     prof[j, c] = within[c]
