@@ -481,7 +481,7 @@ def _findings(table, summary, models, tcfg, out: Path) -> list[str]:
                    + (f" So at this budget {LABELS[b]} does **not** show more within-image "
                       f"intra-class variation than {LABELS[a]}." if k <= len(intra) // 2 else
                       f" So at this budget {LABELS[b]} shows more within-image intra-class "
-                      f"variation than {LABELS[a]} in most classes."))
+                      f"variation than {LABELS[a]} in more than half of the classes."))
     for m in models:
         excess = float((near[m] - area).mean())
         dex = float((near["data"] - area).mean())
