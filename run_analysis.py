@@ -2,7 +2,7 @@
 """Entry point of vasis-suite; see ``python run_analysis.py --help``."""
 import sys
 
-from vasis.cli import main
+from vasis_suite.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

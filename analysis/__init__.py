@@ -1,4 +1,6 @@
-"""analysis: the probing toolkit of vasis-suite (issue 3).
+"""analysis: the probing toolkit of vasis-suite, and the main job on top of it.
+
+Library modules (imports go down this list, never up):
 
 * :mod:`analysis.surgery` - copies of a generator with another padding / norm or residual
   kernel size;
@@ -6,19 +8,30 @@
 * :mod:`analysis.recorder` - per-block feature statistics (:func:`probe`, :class:`FeatureRecorder`);
 * :mod:`analysis.encoders` - label map -> input of a network the suite did not build (official
   SPADE / CLADE / OASIS conventions), for ``probe(model, layouts, points=..., encode=...)``;
-* :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition,
-  and the VASIS intra-class statistics of image folders (official and corrected).
+* :mod:`analysis.metrics` - intra/inter-class variation, boundary profiles, pattern repetition
+  (the VASIS intra-class statistics of image folders are :mod:`vasis.metrics.intra_class`).
 
-Definitions of every statistic: ``docs/metrics.md``.
+* :mod:`analysis.study` - the study's vocabulary: presets by role (from the registry),
+  settings, thresholds, tiny widths, default layouts, calibration maps, one seeded recording;
+* :mod:`analysis.structure` - the structural probes' tables, claims and findings;
+* :mod:`analysis.runs` - the one train-or-reuse of the jobs' short training runs;
+* :mod:`analysis.report` - the one number formatter and Markdown table writer;
+* :mod:`analysis.figures` - the one palette, figure saving, the jobs' figures;
+* :mod:`analysis.cpu` - one thread with denormals flushed.
+
+Jobs (thin orchestrators, imported by nothing in the library): :mod:`analysis.main_job` and
+its training part :mod:`analysis.trained`; the experiments (:mod:`experiments`) sit beside
+them, the commands (:mod:`analysis.commands`) and the command registry
+(:mod:`vasis_suite.cli`) above.
+
+Definitions of every statistic: ``docs/metrics.md``; the main job: ``docs/main-job.md``.
 """
 from . import layouts, metrics, recorder, surgery
 from .layouts import (box, box_series, boundary_series, one_class, resolve_class, stack,
                       two_class)
-from .metrics import (IntraClassVariation, boundary_anchors, class_variation,
-                      distance_to_boundary, fraction_within, inter_class_std,
-                      intra_class_std, intra_class_variation, intra_class_variation_dirs, ncc,
-                      pattern_repetition, resize_labels, sample_std, variation_profile,
-                      variation_ratio)
+from .metrics import (boundary_anchors, class_variation, distance_to_boundary, fraction_within,
+                      inter_class_std, intra_class_std, ncc, pattern_repetition, resize_labels,
+                      sample_std, variation_profile, variation_ratio)
 from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
 from .surgery import clone_module, swap_block_kernel, swap_norm_kernel, swap_padding
 from . import encoders
@@ -32,7 +45,6 @@ __all__ = [
     "swap_padding", "swap_norm_kernel", "swap_block_kernel", "clone_module",
     "intra_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
     "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
-    "pattern_repetition", "boundary_anchors", "resize_labels", "IntraClassVariation",
-    "intra_class_variation", "intra_class_variation_dirs",
+    "pattern_repetition", "boundary_anchors", "resize_labels",
     "encoders", "probe_points", "padding_of", "select_convs",
 ]

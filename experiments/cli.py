@@ -12,13 +12,16 @@ import importlib
 import json
 import time
 
+from analysis.cpu import fast_cpu
 from vasis.commands.argtypes import count
+from vasis.presets import MODELS
 
 from . import EXPERIMENTS
+from .common import context_from_args
 
-EPILOG = """\
+EPILOG = f"""\
 --checkpoint MODEL=PATH (repeatable): MODEL is a row key of the experiment - a preset
-(spade, clade, clade-icpe, oasis, va-spade, va-clade, va-oasis) or, for table4 / table5, a variant
+({', '.join(MODELS)}) or, for table4 / table5, a variant
 'va-spade:noise', 'va-clade:plus', ... PATH is a suite training run (folder or
 checkpoints/step_*.pt; rebuilt from the run's own settings) or an official generator
 checkpoint (latest_net_G.pth, *_G.pth, *_EMA.pth), loaded with vasis.load_official on
@@ -39,8 +42,7 @@ weights and N (images per side); FID on few images is biased upward: compare equ
 def register(subparsers) -> None:
     import argparse
     p = subparsers.add_parser(
-        "experiment", help="run a table / figure of the paper (table1, fig1_fig3, fig2, table3, "
-                           "table4, table5)",
+        "experiment", help=f"run a table / figure of the paper ({', '.join(EXPERIMENTS)})",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     p.set_defaults(func=run)
@@ -77,13 +79,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from .common import context_from_args, fast_cpu
     module = importlib.import_module(f"experiments.{args.name}")
     check = getattr(module, "check_args", None)
     if check is not None:
         # A runner's own input checks run before the context creates --out.
         check(args)
-    # Bad input raises vasis.errors.UserError, which vasis.cli prints as one line on stderr.
+    # Bad input raises vasis.errors.UserError, which vasis.cli.main prints as one line on stderr.
     ctx = context_from_args(args)
     start = time.perf_counter()
     with fast_cpu():

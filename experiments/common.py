@@ -10,8 +10,13 @@
   evaluation label maps, the scenes segmenter (trained once, cached in ``RUNS/``), the FID
   Inception (or the reason it is missing), and :meth:`Context.quality` (FID-t, FID-v,
   precision / recall / density / coverage, mIoU, Acc, intra-class variation of one generator).
-* :func:`write_table` - ``OUT/<name>.csv`` (tidy cells) and ``OUT/<name>.md`` (a wide table).
-* :func:`image_grid` / :func:`save_figure` - figure helpers.
+* :func:`write_table` - ``OUT/<name>.csv`` (tidy cells) and ``OUT/<name>.md`` (a wide table,
+  written by :func:`analysis.report.md_table`, the main job's table writer).
+
+Shared with the main job rather than repeated here: the train-or-reuse of the short runs
+(:func:`analysis.runs.train_or_reuse`), the seeded generation
+(:func:`vasis.train.generate.sample_images`), the figure helpers and palette
+(:mod:`analysis.figures`), the tiny widths (:data:`analysis.study.TINY`).
 
 ``MODEL=PATH``: ``MODEL`` is the row key the runner prints (a preset such as ``spade`` or
 ``va-oasis``; for the Table 4/5 variants ``va-spade:noise``, ``va-clade:plus``, ...). ``PATH`` is
@@ -37,8 +42,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.main_job import atomic_savefig, atomic_write_text
+from analysis.report import md_table
+from analysis.runs import train_or_reuse
+from analysis.study import TINY, TINY_DISCRIMINATOR
+from vasis.atomic import atomic_write_text
 from vasis.errors import UserError
+from vasis.train import RunSettings
+from vasis.train.generate import EncodedBatches, load_generator, sample_images
 
 NA_FID = "n/a (weights missing: {path})"
 PRDC_FIELDS = ("precision", "recall", "density", "coverage")   # vasis.metrics.density_coverage
@@ -176,8 +186,7 @@ class Scale:
 
 
 DEFAULT = Scale()
-QUICK = Scale(generator={"ngf": 4, "hidden": 8},
-              discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
+QUICK = Scale(generator=dict(TINY), discriminator=dict(TINY_DISCRIMINATOR),
               iters=1, batch_size=2, n_train=4, eval_images=4, samples=2, seg_steps=20,
               seg_images=16)
 
@@ -236,22 +245,6 @@ def read_checkpoints(specs: dict[str, str], trust: bool = False) -> dict[str, Gi
             raise type(err)(f"--checkpoint {key}={spec}: {err}") from None
         out[key] = GivenCheckpoint(spec, Path(file), file_sha256(file), content)
     return out
-
-
-def fmt(value, digits: int = 3) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(int(value))
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return "nan"
-    return f"{v:.{digits}f}"
 
 
 # ------------------------------------------------------------------------------ the context
@@ -335,8 +328,6 @@ class Context:
         return gen
 
     def _train(self, model: str, overrides: dict):
-        from vasis.train import RunSettings, list_checkpoints, train
-        from vasis.train.generate import load_generator
         s = self.scale
         settings = RunSettings(
             model, self.dataset, dataroot=self.dataroot, size=self.train_size(),
@@ -353,24 +344,10 @@ class Context:
         if self.dataroot:
             tag += "-" + hashlib.sha1(os.path.abspath(self.dataroot).encode()).hexdigest()[:8]
         run_dir = self.runs / f"{self.dataset}-{tag}" / _slug(model, overrides)
-        done = False
-        if list_checkpoints(run_dir):
-            try:
-                from vasis.train import load_latest
-                done = load_latest(run_dir)[1]["step"] >= s.iters
-            except UserError:  # no readable checkpoint: the run is retrained below
-                done = False
-        if not done:
-            t = time.perf_counter()
-            if run_dir.exists() and list_checkpoints(run_dir):
-                train(None, run_dir, resume=True, updates={"iters": s.iters}, progress=False)
-            else:
-                if run_dir.exists():
-                    import shutil
-                    shutil.rmtree(run_dir)
-                train(settings, run_dir, progress=False, device=self.device)
-            self.log(f"[{model}{' ' + str(overrides) if overrides else ''}] trained {s.iters} "
-                     f"iterations in {time.perf_counter() - t:.1f} s -> {run_dir}")
+        info = train_or_reuse(settings, run_dir, progress=False, device=self.device)
+        if info["status"] != "reused":
+            self.log(f"[{model}{' ' + str(overrides) if overrides else ''}] {info['status']} to "
+                     f"step {info['step']} in {info['seconds']:.1f} s -> {run_dir}")
         return load_generator(run_dir, self.device)[0]
 
     # -------------------------------------------------------------------- data
@@ -391,25 +368,12 @@ class Context:
             self._real[size] = torch.stack([it["image"] for it in items])   # for PRDC
         return self._labels[size]
 
-    @torch.no_grad()
     def generate(self, gen, labels: torch.Tensor, instance=None, seed: int = 0,
                  batch_size: int = 8) -> torch.Tensor:
-        """Images (N, 3, H, W) in [-1, 1] of ``labels``, seeded."""
-        from vasis.inputs import encode_labels
-        from vasis.labels import label_space
-        cfg = gen.cfg
-        space = label_space(cfg.dataset)
-        oasis = cfg.arch == "oasis"
-        out = []
-        for start in range(0, len(labels), batch_size):
-            lab = labels[start:start + batch_size]
-            inst = instance[start:start + batch_size] if instance is not None else None
-            if oasis or not space.instance:
-                inst = None
-            x = encode_labels(lab, space, inst, with_instance=False if oasis else None)
-            torch.manual_seed(seed * 100003 + start)
-            out.append(gen(x.to(self.device)).clamp(-1, 1).float().cpu())
-        return torch.cat(out)
+        """Images (N, 3, H, W) in [-1, 1] of ``labels``: sample 0 of
+        :func:`vasis.train.generate.sample_images` (its seed formula)."""
+        batches = EncodedBatches(gen, labels, instance, batch_size, self.device)
+        return sample_images(gen, batches, 1, seed)[0].float().cpu()
 
     # -------------------------------------------------------------------- metrics
     def fid_model(self):
@@ -516,7 +480,7 @@ class Context:
                 out["mIoU"] = 100.0 * float(r["miou"])
                 out["Acc"] = 100.0 * float(r["pixel_accuracy"])
         if {"ICV-one", "ICV-all"} & set(metrics):
-            from analysis.metrics import intra_class_variation
+            from vasis.metrics.intra_class import intra_class_variation
             imgs = ((fake + 1) * 127.5).permute(0, 2, 3, 1).double().numpy()
             r = intra_class_variation(list(imgs), list(labels.numpy()))
             out["ICV-one"] = float(r.one_color)
@@ -535,14 +499,6 @@ class Context:
 
 
 # ------------------------------------------------------------------------------ tables
-def markdown_table(df: pd.DataFrame, digits: int = 2) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(fmt(row[c], digits) for c in cols) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def wide(store: ResultStore, experiment: str, rows: list[tuple[str, str]], metrics: list[str],
          labels: dict | None = None) -> pd.DataFrame:
     """One row per (model, setting) of ``rows``, one column per metric, from the store."""
@@ -561,7 +517,7 @@ def write_table(ctx: Context, name: str, table: pd.DataFrame, title: str, notes:
     csv = ctx.out / f"{name}.csv"
     atomic_write_text(csv, ctx.store.frame(name).to_csv(index=False))
     md = ctx.out / f"{name}.md"
-    text = f"# {title}\n\n" + markdown_table(table, digits)
+    text = f"# {title}\n\n" + md_table(table, digits) + "\n"
     if notes:
         text += "\n" + notes.strip() + "\n"
     if any(str(c).startswith("FID") for c in table.columns):
@@ -572,56 +528,6 @@ def write_table(ctx: Context, name: str, table: pd.DataFrame, title: str, notes:
                  "evaluation maps (equal N).\n")
     atomic_write_text(md, text)
     return {"csv": csv, "markdown": md}
-
-
-# ------------------------------------------------------------------------------ figures
-def to_rgb(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) in [0, 1]."""
-    return ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-
-
-def colorize(labels: torch.Tensor, num_classes: int) -> np.ndarray:
-    from vasis.train.monitor import label_colors
-    return to_rgb(label_colors(labels, num_classes))
-
-
-def image_grid(cells: list[list[np.ndarray]], row_names: list[str], col_names: list[str],
-               title: str | None = None, cell: float = 1.4):
-    """A matplotlib figure of ``cells[r][c]`` (H, W, 3) images."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    nr, nc = len(cells), len(cells[0])
-    h, w = cells[0][0].shape[:2]
-    fig, axes = plt.subplots(nr, nc, figsize=(cell * nc * w / h + 0.6, cell * nr + 0.4),
-                             squeeze=False)
-    for r in range(nr):
-        for c in range(nc):
-            ax = axes[r, c]
-            ax.imshow(np.clip(cells[r][c], 0, 1), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(col_names[c], fontsize=7)
-            if c == 0:
-                ax.set_ylabel(row_names[r], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def save_figure(fig, path, colors: int | None = None) -> Path:
-    import matplotlib.pyplot as plt
-    atomic_savefig(fig, path, dpi=100, colors=colors)
-    plt.close(fig)
-    return Path(path)
-
-
-def fast_cpu():
-    """One torch thread with denormals flushed (see :func:`analysis.main_job.fast_cpu`)."""
-    from analysis.main_job import fast_cpu as _fast
-    return _fast()
 
 
 def context_from_args(args) -> Context:

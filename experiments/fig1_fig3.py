@@ -13,13 +13,15 @@ from __future__ import annotations
 import torch
 
 import analysis.layouts as L
-import analysis.metrics as M
+import analysis.metrics as metrics
 
 from vasis.errors import UserError
-from .common import Context, colorize, image_grid, save_figure, select, to_rgb, wide, write_table
+from analysis.figures import colorize, image_grid, save_figure, to_rgb
+from analysis.study import MODELS
+
+from .common import Context, select, wide, write_table
 
 NAME = "fig1_fig3"
-MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 QUICK_MODELS = ("spade", "va-spade")
 POSITIONS = (0.3, 0.45, 0.6, 0.75)
 CENTERS = ((0.4, 0.3), (0.6, 0.7))
@@ -40,9 +42,9 @@ def layouts(gen, dataset: str):
 def repetition(ctx: Context, gen) -> dict:
     series, _ = layouts(gen, ctx.dataset)
     imgs = ctx.generate(gen, series, seed=ctx.seed).double()
-    anchors, patch = M.boundary_anchors(series, orientation="vertical", depth=8, side="first")
+    anchors, patch = metrics.boundary_anchors(series, orientation="vertical", depth=8, side="first")
     cls = L.resolve_class(_classes(ctx.dataset)[0], gen)
-    return {"repetition": float(M.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls))}
+    return {"repetition": float(metrics.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls))}
 
 
 def run(ctx: Context, args) -> dict:

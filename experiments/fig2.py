@@ -1,7 +1,7 @@
 """Figure 2: the std of the feature maps after ``fc`` and every block, one- and two-class layouts,
 zero vs reflect padding.
 
-The official protocol (reference.md section 5): channel 0 of the first image, resized (nearest)
+The official protocol (docs/facts.md section 5): channel 0 of the first image, resized (nearest)
 to 256x256, its std (``fig2_std`` of :func:`analysis.recorder.probe`). The padding is swapped on
 the same generator by surgery. With reflect padding a one-class layout gives zero std in every
 block (no boundary at all) for the models without noise - class-level mode collapse made visible;
@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.main_job import default_classes, make_layout
+from analysis.figures import save_figure
+from analysis.study import default_classes, make_layout
 from analysis.recorder import probe
 from analysis.surgery import swap_padding
 
-from .common import Context, save_figure, select, write_table
+from .common import Context, select, write_table
 
 NAME = "fig2"
 MODELS = ("spade", "clade", "oasis", "va-spade", "va-clade", "va-oasis")

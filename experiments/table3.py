@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .common import Context, markdown_table, select, wide, write_table
+from analysis.report import md_table
+from analysis.study import MODELS
+
+from .common import Context, select, wide, write_table
 
 NAME = "table3"
-MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 QUICK_MODELS = ("spade", "va-spade")
 METRICS = ["FID-t", "FID-v", "precision", "recall", "density", "coverage", "mIoU", "Acc", "ICV-one"]
 PAPER_DATASETS = ("cityscapes", "ade20k", "coco-stuff")
@@ -40,5 +42,5 @@ def run(ctx: Context, args) -> dict:
     table = quality.merge(cx[["model"] + [f"{datasets[0]} {c}" for c in COMPLEXITY]], on="model")
     notes = (f"Quality on {ctx.dataset} ({'checkpoints given' if ctx.checkpoints else 'short CPU runs'}); "
              "mIoU / Acc in %. Params / GMac at the paper's resolution of each dataset:\n\n"
-             + markdown_table(cx, 2))
+             + md_table(cx, 2) + "\n")
     return write_table(ctx, NAME, table, "Table 3: main comparison", notes)

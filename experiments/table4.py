@@ -1,7 +1,7 @@
 """Table 4: the ablation of semantic noise and the learnable position code on VA-SPADE and
 VA-CLADE (neither / noise only / position only / both), built by overrides of the presets (all
 with reflect padding). Quality on the evaluation data; params and GMac at Cityscapes 256x512
-(the paper's Table 4; reference.md section 1: VA-SPADE 93.05 / 81.22 / 95.21 / 83.34 M).
+(the paper's Table 4; docs/facts.md section 1: VA-SPADE 93.05 / 81.22 / 95.21 / 83.34 M).
 """
 from __future__ import annotations
 

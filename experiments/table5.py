@@ -1,6 +1,6 @@
 """Table 5: variants of VA-SPADE / VA-CLADE - one-channel position code (``position_channels=
 'one'``), plus (``noise_combine='plus'``), rand (``noise='random'``), absolute and relative
-position codes - as overrides of the presets. Params at Cityscapes: reference.md section 1
+position codes - as overrides of the presets. Params at Cityscapes: docs/facts.md section 1
 (VA-SPADE 83.34 / 83.31 / 96.78 / - / 81.25 / 81.25 M). 'rand' has no per-class noise tables:
 the suite drops them (82.56 M), the official code keeps them unused (the paper's 83.34 M).
 """

@@ -21,11 +21,11 @@ import pandas as pd
 import torch
 import vasis
 from analysis import layouts as L, surgery, recorder, metrics
-from analysis.main_job import calibration_labels, fast_cpu
+from analysis.cpu import fast_cpu
+from analysis.study import TINY, calibration_labels   # TINY: the preset, only narrower
 
-TINY = dict(ngf=4, hidden=8)   # tiny widths: the architecture is the preset's
 torch.manual_seed(0)
-cpu = fast_cpu(); cpu.__enter__()   # one thread, denormals flushed (see analysis.main_job)"""
+cpu = fast_cpu(); cpu.__enter__()   # one thread, denormals flushed (see analysis.cpu)"""
 
 NB = {
     "01_padding_and_kernel_probing.ipynb": [

@@ -19,12 +19,12 @@ os.environ["VASIS_CACHE"] = tempfile.mkdtemp(prefix="vasis-test-cache-")
 atexit.register(shutil.rmtree, os.environ["VASIS_CACHE"], True)
 
 # One thread with denormals flushed: untrained nets decay to denormal floats that x86 computes
-# up to 50x slower, and the flag is per thread (see analysis.main_job.fast_cpu).
+# up to 50x slower, and the flag is per thread (see analysis.cpu.fast_cpu).
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 
 # Tiny widths keep every test on a 2-core CPU; the architecture is otherwise the preset's.
-TINY = {"ngf": 4, "hidden": 8}
+from analysis.study import TINY  # noqa: E402,F401  (spelled once, in analysis.study)
 
 
 @pytest.fixture

@@ -401,3 +401,25 @@ def official_forward(sd, o: Official, seg, dist=None, z=None):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = _block(sd, name, x, seg, o, dist, fin != fout)
     return torch.tanh(_plain(sd, "conv_img" + seq, F.leaky_relu(x, 0.2), pad))
+
+
+def official_options(model, dataset, height, width, ngf=64, hidden=128, kernel=3,
+                     kernel_norm=3):
+    """The official options of ``model`` trained on ``dataset`` (written from the official
+    dataset classes, not from the suite's label spaces)."""
+    oasis = model in ("oasis", "va-oasis")
+    if dataset == "cityscapes":
+        # SPADE: 35 labelIds + instance edges; OASIS: labelIds 0..34 as they are, no shift.
+        space = dict(label_nc=35, dontcare=False, instance=not oasis)
+    elif dataset == "ade20k":
+        # Raw ids 0..150 (0 = other) for SPADE/CLADE (their "label - 1" is never stored) and OASIS.
+        space = dict(label_nc=151, dontcare=False, instance=False)
+    elif dataset == "coco-stuff":
+        space = dict(label_nc=182, dontcare=True, instance=not oasis)
+    elif dataset == "scenes":  # the suite's own label space, in the official layout
+        space = dict(label_nc=7, dontcare=False, instance=False)
+    family = "clade" if model == "clade-icpe" else model
+    return Official(family=family, height=height, width=width, ngf=ngf, hidden=hidden,
+                    num_up=6 if dataset == "cityscapes" and not oasis else 5,
+                    add_dist=model == "clade-icpe", z_dim=64 if model == "oasis" else 0,
+                    kernel=kernel, kernel_norm=kernel_norm, **space)

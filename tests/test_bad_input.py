@@ -19,10 +19,11 @@ import pytest
 import torch
 from PIL import Image
 
-from vasis.cli import main
+from analysis.study import TINY as TINY_WIDTHS
+from vasis_suite.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--ngf", "4", "--hidden", "8"]
+TINY = [a for k, v in TINY_WIDTHS.items() for a in (f"--{k}", str(v))]
 
 
 class _Evil:

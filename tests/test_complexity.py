@@ -1,17 +1,17 @@
-"""The complexity report: the papers' parameter counts and ptflops MACs (reference.md §1)."""
+"""The complexity report: the papers' parameter counts and ptflops MACs (docs/facts.md §1)."""
 import json
 
 import pytest
 import torch
 import torch.nn as nn
 
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.complexity import build_networks, complexity, count_macs, count_params
 
 DATASETS = ["cityscapes", "ade20k", "coco-stuff"]
 MODELS = ["spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis"]
 
-# Generator parameters, M (reference.md §1 = the papers' Tables 3-5).
+# Generator parameters, M (docs/facts.md §1 = the papers' Tables 3-5).
 G_PARAMS = {
     "spade": (93.05, 96.49, 97.48),
     "clade": (67.90, 71.43, 72.51),

@@ -11,7 +11,7 @@ from vasis.errors import UserError
 import torch
 
 import experiments.common as common
-from vasis.cli import build_parser
+from vasis_suite.cli import build_parser
 from vasis.train import RunSettings, train
 
 
@@ -78,11 +78,7 @@ def test_table1_retrained_and_surgery_readings(tmp_path, shared):
 def test_table1_rows_take_checkpoints(tmp_path, shared):
     """MODEL:SETTING=PATH: an official --kernel 1 CLADE state dict is the retrained conv-k1
     row; a checkpoint without the row's switch is refused."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parent))
-    from official_reference import official_spec, random_state_dict
-    from test_official_checkpoints import official_options
+    from official_reference import official_options, official_spec, random_state_dict
     paths = {}
     for kernel in (3, 1):
         o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16, kernel=kernel)
@@ -164,7 +160,7 @@ def test_table4_resumes_and_recomputes_only_missing_cells(tmp_path, shared, monk
     df = cells(tmp_path, "table4")
     params = {m: float(v) for m, v in zip(df[df.metric == "G params (M)"].model,
                                           df[df.metric == "G params (M)"].value)}
-    # reference.md section 1: VA-SPADE ablation on Cityscapes.
+    # docs/facts.md section 1: VA-SPADE ablation on Cityscapes.
     assert {k: round(v, 2) for k, v in params.items()} == {
         "va-spade:neither": 93.05, "va-spade:noise": 81.22, "va-spade:position": 95.21,
         "va-spade:both": 83.34}
@@ -209,11 +205,7 @@ def test_table5_variants_params(tmp_path, shared):
 
 def test_official_checkpoint_syntax(tmp_path, shared):
     """MODEL=PATH with an official-layout state dict loads through vasis.load_official."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parent))
-    from official_reference import official_spec, random_state_dict
-    from test_official_checkpoints import official_options
+    from official_reference import official_options, official_spec, random_state_dict
     o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16)
     path = tmp_path / "latest_net_G.pth"
     torch.save(random_state_dict(official_spec(o), seed=0), path)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.data import SceneDataset
 from vasis.metrics import fid as F
 from vasis.metrics import fid_weights as W

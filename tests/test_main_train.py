@@ -1,4 +1,4 @@
-"""The training part of the main job (``analysis.main_train``) at a tiny budget: CSV and report
+"""The training part of the main job (``analysis.trained``) at a tiny budget: CSV and report
 fields, reuse / resume of the runs, the statistics against ``analysis.metrics``."""
 import warnings
 
@@ -8,16 +8,18 @@ import pytest
 import torch
 
 from analysis import metrics as M
-from analysis.commands.main import quick_train_config
-from analysis.main_job import JobConfig, fast_cpu, run_job
-from analysis.main_train import (data_sample_std, heldout, source_statistics, train_or_reuse)
-from vasis.cli import main
+from analysis.cpu import fast_cpu
+from analysis.main_job import JobConfig, run_job
+from analysis.runs import train_or_reuse
+from analysis.study import TINY
+from analysis.trained import data_sample_std, heldout, quick_config, source_statistics
+from vasis_suite.cli import main
 from vasis.train import load_latest
 
 
 def _job(out, iters=2):
-    return JobConfig(models=("clade",), samples=2, overrides=dict(ngf=4, hidden=8), out=out,
-                     figures=out / "figs", progress=False, train=quick_train_config(iters))
+    return JobConfig(models=("clade",), samples=2, overrides=dict(TINY), out=out,
+                     figures=out / "figs", progress=False, train=quick_config(iters))
 
 
 def test_training_part_tables_report_and_resume(tmp_path):
@@ -72,7 +74,7 @@ def test_training_part_tables_report_and_resume(tmp_path):
     assert {(r["status"], r["from_step"], r["step"]) for r in again.values()} == {("resumed", 2, 3)}
     # ... and gives the networks of an uninterrupted 3-iteration run
     with fast_cpu():
-        fresh = train_or_reuse(quick_train_config(3).settings("va-spade", 0), tmp_path / "fresh",
+        fresh = train_or_reuse(quick_config(3).settings("va-spade", 0), tmp_path / "fresh",
                                progress=False)
     assert fresh["status"] == "trained"
     a = load_latest(out / "train" / "va-spade")[1]["generator"]
@@ -80,13 +82,13 @@ def test_training_part_tables_report_and_resume(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     # other settings replace the run; a foreign folder is refused
     with fast_cpu():
-        other = train_or_reuse(quick_train_config(1).settings("va-spade", 0), tmp_path / "fresh",
+        other = train_or_reuse(quick_config(1).settings("va-spade", 0), tmp_path / "fresh",
                                progress=False)
     assert other["status"] == "retrained" and other["step"] == 1
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError):
-        train_or_reuse(quick_train_config(1).settings("spade", 0), tmp_path / "foreign")
+        train_or_reuse(quick_config(1).settings("spade", 0), tmp_path / "foreign")
 
 
 def test_statistics_match_the_metrics():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from analysis import metrics as M
+from vasis.metrics.intra_class import intra_class_variation
 
 SQ2 = math.sqrt(2)
 
@@ -106,7 +107,7 @@ def _pairs():
 
 def test_official_intra_class_by_hand():
     imgs, labs = _pairs()
-    r = M.intra_class_variation(imgs, labs, label_nc=3, official=True)
+    r = intra_class_variation(imgs, labs, label_nc=3, official=True)
     # one_color[0] = (sqrt2 + 0) / 2 images; class 1: 0 and 0; class 2 skipped -> 0.
     assert r.one_color == pytest.approx(SQ2 / 2 / 3, rel=1e-6)
     assert r.one_light == pytest.approx(SQ2 / 2 / 3, rel=1e-5)  # luma weights sum to 1
@@ -116,18 +117,18 @@ def test_official_intra_class_by_hand():
     assert r.all_light == pytest.approx((1.0 + pooled) / 3, rel=1e-5)
     assert r.per_class["images"].tolist() == [1, 2, 0]
     with pytest.raises(ValueError, match="255"):
-        M.intra_class_variation(imgs, [labs[0], np.array([[1, 255], [1, 1]])], label_nc=3,
+        intra_class_variation(imgs, [labs[0], np.array([[1, 255], [1, 1]])], label_nc=3,
                                 official=True)
 
 
 def test_corrected_intra_class_by_hand():
     imgs, labs = _pairs()
-    r = M.intra_class_variation(imgs, labs)
+    r = intra_class_variation(imgs, labs)
     # present classes only: class 0 (one image, std 1), class 1 (0 and 0); class 2 has 1 pixel
     assert r.one_color == pytest.approx(0.5)
     assert r.all_color == pytest.approx((1.0 + np.std([5, 5, 7, 7, 7])) / 2)
     assert r.per_class["class"].tolist() == [0, 1]
     # don't-care ignored rather than crashing
-    r2 = M.intra_class_variation(imgs, [labs[0], np.array([[1, 255], [1, 1]])])
+    r2 = intra_class_variation(imgs, [labs[0], np.array([[1, 255], [1, 1]])])
     assert np.isfinite(r2.one_color)
     assert r.as_dict().keys() == {"one_color", "one_light", "all_color", "all_light"}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import vasis
-from conftest import TINY
+from analysis.study import TINY
 
 MODELS = list(vasis.MODELS)
 SPADE_FAMILY = ["spade", "clade", "clade-icpe", "va-spade", "va-clade"]

@@ -11,35 +11,14 @@ import pytest
 import torch
 
 import vasis
+from analysis.study import TINY
 from vasis.checkpoints import convert_official_state_dict
 from vasis.inputs import encode_labels
 
-from official_reference import (Official, official_forward, official_spec, oasis_input,
+from official_reference import (oasis_input, official_forward, official_options, official_spec,
                                 parameter_count, random_state_dict, spade_input)
 
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
-
-
-def official_options(model, dataset, height, width, ngf=64, hidden=128, kernel=3,
-                     kernel_norm=3):
-    """The official options of ``model`` trained on ``dataset`` (written from the official
-    dataset classes, not from the suite's label spaces)."""
-    oasis = model in ("oasis", "va-oasis")
-    if dataset == "cityscapes":
-        # SPADE: 35 labelIds + instance edges; OASIS: labelIds 0..34 as they are, no shift.
-        space = dict(label_nc=35, dontcare=False, instance=not oasis)
-    elif dataset == "ade20k":
-        # Raw ids 0..150 (0 = other) for SPADE/CLADE (their "label - 1" is never stored) and OASIS.
-        space = dict(label_nc=151, dontcare=False, instance=False)
-    elif dataset == "coco-stuff":
-        space = dict(label_nc=182, dontcare=True, instance=not oasis)
-    elif dataset == "scenes":  # the suite's own label space, in the official layout
-        space = dict(label_nc=7, dontcare=False, instance=False)
-    family = "clade" if model == "clade-icpe" else model
-    return Official(family=family, height=height, width=width, ngf=ngf, hidden=hidden,
-                    num_up=6 if dataset == "cityscapes" and not oasis else 5,
-                    add_dist=model == "clade-icpe", z_dim=64 if model == "oasis" else 0,
-                    kernel=kernel, kernel_norm=kernel_norm, **space)
 
 
 def label_maps(n, h, w, label_nc, dontcare, seed):
@@ -102,8 +81,8 @@ REAL = [
 
 @pytest.mark.parametrize("model,dataset,h,w", REAL)
 def test_matches_official_forward_real_label_space(model, dataset, h, w):
-    o = official_options(model, dataset, h, w, ngf=4, hidden=8)
-    sd, label, z, ref = compare(model, dataset, dict(ngf=4, hidden=8, height=h, width=w), o,
+    o = official_options(model, dataset, h, w, **TINY)
+    sd, label, z, ref = compare(model, dataset, dict(TINY, height=h, width=w), o,
                                 batch=1, seed=1)
     if o.oasis and o.dontcare:
         # Control: fed in the suite's channel order (don't-care last), the official network
@@ -114,7 +93,7 @@ def test_matches_official_forward_real_label_space(model, dataset, h, w):
         assert not torch.allclose(wrong, ref, atol=1e-3)
 
 
-# Parameter counts of the official generators (reference.md §1, = the papers' tables), M.
+# Parameter counts of the official generators (docs/facts.md §1, = the papers' tables), M.
 PARAMS = {
     "cityscapes": dict(spade=93.05, clade=67.90, oasis=71.11, **{"va-spade": 83.34,
                        "va-clade": 70.41, "va-oasis": 61.82, "clade-icpe": 67.90}),
@@ -178,8 +157,8 @@ def test_official_kernel_checkpoints_match_official_forward(model, kernel, kerne
 
 def test_official_kernel_1_checkpoint_real_label_space():
     # CLADE on Cityscapes: instance conv (+1 block input channel) with 1x1 block convs.
-    o = official_options("clade", "cityscapes", 128, 256, ngf=4, hidden=8, kernel=1)
-    compare("clade", "cityscapes", dict(ngf=4, hidden=8, height=128, width=256,
+    o = official_options("clade", "cityscapes", 128, 256, kernel=1, **TINY)
+    compare("clade", "cityscapes", dict(TINY, height=128, width=256,
                                         block_kernel_size=1), o, batch=1, seed=1)
 
 

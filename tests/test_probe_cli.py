@@ -3,9 +3,11 @@ import json
 
 import pytest
 
-from vasis.cli import main
+from analysis.study import TINY as TINY_WIDTHS
+from helpers import every
+from vasis_suite.cli import main
 
-TINY = ["--ngf", "4", "--hidden", "8"]
+TINY = [a for k, v in TINY_WIDTHS.items() for a in (f"--{k}", str(v))]
 FIELDS = {"model", "layout", "padding", "kernel", "block_kernel", "block", "statistic", "value"}
 
 
@@ -33,7 +35,7 @@ def rel(data, stat="spatial_std"):
 def test_json_fields_and_statistics(capsys):
     data = records(capsys, "--model", "spade", "--layout", "two-class", "--samples", "2",
                    "--padding", "zero", "--kernel", "1")
-    assert all(FIELDS <= set(r) for r in data)
+    assert every(FIELDS <= set(r) for r in data)
     assert {r["statistic"] for r in data} >= {"spatial_std", "sample_std", "rms"}
     assert {r["model"] for r in data} == {"spade"} and {r["layout"] for r in data} == {"two-class"}
     assert {r["padding"] for r in data} == {"zero"} and {r["kernel"] for r in data} == {1}
@@ -43,9 +45,9 @@ def test_json_fields_and_statistics(capsys):
 @pytest.mark.parametrize("model", ["spade", "clade", "oasis"])
 def test_reflect_one_class_is_flat_zero_is_not(capsys, model):
     flat = rel(records(capsys, "--model", model, "--padding", "reflect", "--samples", "2"))
-    assert all(v < 1e-5 for v in flat.values()), flat
+    assert every(v < 1e-5 for v in flat.values()), flat
     border = rel(records(capsys, "--model", model, "--padding", "zero", "--samples", "2"))
-    assert all(v > 1e-3 for v in border.values()), border
+    assert every(v > 1e-3 for v in border.values()), border
 
 
 def test_va_model_varies_in_every_residual_block(capsys):
@@ -53,7 +55,7 @@ def test_va_model_varies_in_every_residual_block(capsys):
                    "--classes", "1")
     spatial, sample = rel(data), rel(data, "sample_std")
     blocks = [b for b in spatial if b != "fc"]
-    assert all(spatial[b] > 1e-3 and sample[b] > 1e-3 for b in blocks), (spatial, sample)
+    assert every(spatial[b] > 1e-3 and sample[b] > 1e-3 for b in blocks), (spatial, sample)
 
 
 def test_block_kernel_swap_changes_clade_and_keeps_reflect_flat(capsys):
@@ -67,7 +69,7 @@ def test_block_kernel_swap_changes_clade_and_keeps_reflect_flat(capsys):
     # 'sum' surgery: a uniform class under reflect padding stays exactly flat.
     flat = rel(records(capsys, "--model", "spade", "--padding", "reflect", "--samples", "2",
                        "--block-kernel", "1"))
-    assert all(v < 1e-5 for v in flat.values()), flat
+    assert every(v < 1e-5 for v in flat.values()), flat
 
 
 def test_text_output(capsys):

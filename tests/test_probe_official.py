@@ -12,11 +12,10 @@ import torch
 
 import analysis
 import vasis
-from official_reference import official_spec, random_state_dict
-from test_official_checkpoints import official_options
-from vasis.cli import main
+from analysis.study import TINY
+from official_reference import official_options, official_spec, random_state_dict
+from vasis_suite.cli import main
 
-TINY = dict(ngf=4, hidden=8)
 
 
 def official_checkpoint(tmp_path, model="spade"):

@@ -6,8 +6,9 @@ import vasis
 from analysis import layouts as L
 from analysis.metrics import distance_to_boundary, fraction_within
 from analysis.recorder import FeatureRecorder, calibrate, describe_model, probe
+from analysis.study import TINY
 
-SMALL = dict(ngf=4, hidden=8)
+SMALL = dict(TINY)
 COLUMNS = {"model", "dataset", "layout", "padding", "kernel", "block_kernel", "samples", "block", "kind",
            "statistic", "class", "class_name", "channel", "value"}
 

@@ -3,11 +3,12 @@ import torch
 
 import vasis
 from analysis import layouts as L
+from analysis.study import TINY
 from analysis.recorder import FeatureRecorder
 from analysis.surgery import (block_convs, norm_convs, padded_convs, swap_block_kernel,
                               swap_norm_kernel, swap_padding)
 
-SMALL = dict(ngf=4, hidden=8)
+SMALL = dict(TINY)
 
 
 def build(model, **kw):

@@ -13,15 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from vasis.cli import main
+from analysis.study import TINY, TINY_DISCRIMINATOR
+from vasis_suite.cli import main
 from vasis.presets import MODELS
 from vasis.train import NonFiniteLossError, RunSettings, list_checkpoints, load_latest, train
 from vasis.train.monitor import read_losses
 from vasis.train.recipes import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_G = {"ngf": 4, "hidden": 8}
-TINY_D = {"ndf": 4, "channels_d": 2, "num_d": 1}
+TINY_G, TINY_D = dict(TINY), dict(TINY_DISCRIMINATOR)
 CLI_TINY = ["--ngf", "4", "--hidden", "8", "--ndf", "4", "--channels-d", "2", "--num-d", "1",
             "--threads", "1", "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

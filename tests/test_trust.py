@@ -18,14 +18,14 @@ import torch
 
 import experiments.common as common
 import vasis
-from vasis.cli import build_parser, main
+from analysis.study import TINY
+from vasis_suite.cli import build_parser, main
 from vasis.errors import UserError
 from vasis.loading import load_torch_file
 from vasis.train import RunSettings, list_checkpoints, read_checkpoint, train
 from vasis.train.load import load_generator, open_generator
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"ngf": 4, "hidden": 8}
 
 
 class _Evil:

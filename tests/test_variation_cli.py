@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.metrics import intra_class_variation_dirs
-from vasis.cli import main
+from vasis.metrics.intra_class import intra_class_variation_dirs
+from vasis_suite.cli import main
 
 COCO = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "coco_stuff_sample")
 FIELDS = {"one_color", "one_light", "all_color", "all_light"}

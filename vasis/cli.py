@@ -1,6 +1,8 @@
-"""The suite's one command line: ``python run_analysis.py [SUBCOMMAND] ...``.
+"""The command-line runner: builds a parser from command modules and runs one command.
 
-Without a subcommand it runs the main analysis job (see ``analysis.main_job``).
+:func:`main` runs the model package's own commands (:data:`vasis.commands.COMMAND_MODULES`);
+the suite's full command line (``run_analysis.py``, ``vasis-analysis``) is
+:func:`vasis_suite.cli.main`, which passes its longer list of modules and its default command.
 
 A :class:`vasis.errors.UserError` (bad input) is printed as one ``error:`` line with exit code
 2; any other exception is a bug and keeps its traceback. ``--debug`` (or ``VASIS_DEBUG=1``)
@@ -17,16 +19,19 @@ from .commands import COMMAND_MODULES
 from .errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
+DESCRIPTION = ("vasis: the models of vasis-suite (SPADE, CLADE, OASIS and their VASIS "
+               "versions): train, generate, evaluate.")
+
+
+def build_parser(modules=COMMAND_MODULES, prog: str = "python -m vasis.cli",
+                 description: str = DESCRIPTION) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_analysis.py",
-        description="vasis-suite: see, measure and fix class-level mode collapse in semantic "
-                    "image synthesis. Run without a subcommand for the main analysis job.",
+        prog=prog, description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of user errors too (or set VASIS_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -35,13 +40,19 @@ def _debug(args) -> bool:
     return bool(getattr(args, "debug", False)) or os.environ.get("VASIS_DEBUG", "") not in ("", "0")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, modules=COMMAND_MODULES,
+         default: str | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Parse ``argv`` with the commands of ``modules`` (or with ``parser``) and run one;
+    ``default``: the command run when none is given (else the help is printed)."""
+    parser = parser or build_parser(modules)
     args = parser.parse_args(argv)
     if args.command is None:
-        # The bare command is the main analysis job, with its defaults.
+        if default is None:
+            parser.print_help()
+            return 0
+        # The bare command is the default one, with its defaults.
         debug = args.debug
-        args = parser.parse_args(["main"])
+        args = parser.parse_args([default])
         args.debug = debug
     try:
         rc = int(args.func(args) or 0)

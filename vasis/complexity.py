@@ -2,7 +2,7 @@
 
 Parameters are ``sum(p.numel())`` over the network (spectral norm's ``weight_orig`` counts, its
 ``u``/``v`` are buffers). MACs are ptflops' count of the registered module types
-(``backend='pytorch'`` with ``count_functional=False``, reference.md §1): convs, ReLU /
+(``backend='pytorch'`` with ``count_functional=False``, docs/facts.md §1): convs, ReLU /
 LeakyReLU modules, nn.Upsample, InstanceNorm, plain BatchNorm; functional calls
 (F.interpolate, F.leaky_relu, F.avg_pool2d), table lookups, products and the official
 synchronized batch norm are not counted. This is the convention of the SPADE / CLADE / OASIS /

@@ -68,6 +68,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .errors import MissingFileError, UserError
+from .presets import MODELS, _lookup
 
 __all__ = [
     "LossConfig", "loss_config",
@@ -106,6 +107,11 @@ class LossConfig:
         return self.lambda_vgg != 0
 
 
+def model_arch(model: str) -> str:
+    """The generator ``arch`` of a model preset ('spade' or 'oasis'), read off the registry."""
+    return _lookup(MODELS, model, "model")[0]
+
+
 def loss_config(model: str, dataset: str, **overrides) -> LossConfig:
     """The official loss weights for a model preset on a dataset preset.
 
@@ -113,7 +119,7 @@ def loss_config(model: str, dataset: str, **overrides) -> LossConfig:
     OASIS's ``--add_vgg_loss`` would use 10), LabelMix 10, 5 on Cityscapes.
     """
     kw: dict = {}
-    if model in ("oasis", "va-oasis"):
+    if model_arch(model) == "oasis":
         kw["lambda_vgg"] = 0.0
         kw["lambda_labelmix"] = 5.0 if dataset == "cityscapes" else 10.0
     kw.update(overrides)

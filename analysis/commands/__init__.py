@@ -1,2 +1,2 @@
 """``run_analysis.py`` subcommands built on the analysis toolkit (registered in
-``vasis.commands.COMMAND_MODULES``)."""
+``vasis_suite.cli.COMMAND_MODULES``)."""

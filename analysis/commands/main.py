@@ -3,7 +3,7 @@
 Every model preset on the CPU-sized ``scenes`` preset, one- and two-class layouts, zero vs
 reflect padding, 3x3 vs 1x1 norm convs (by surgery, the same weights), the feature recorder and
 the variation metrics; see :mod:`analysis.main_job`. Then (unless ``--no-train``) SPADE and
-VA-SPADE are trained briefly on the built-in scenes (:mod:`analysis.main_train`; runs in
+VA-SPADE are trained briefly on the built-in scenes (:mod:`analysis.trained`; runs in
 ``<out>/train/<model>``, reused when complete, resumed when interrupted) and their intra-class
 variation is compared with the data's. Writes ``<out>/report.md`` with CSV files and the figures,
 and prints where they are.
@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..main_job import MODELS, REPO, JobConfig, run_job
-from ..main_train import DEFAULT_ITERS, TrainConfig, check_run_dirs
 from vasis.commands.argtypes import count
 from vasis.errors import UserError
 
+from ..main_job import JobConfig, run_job
+from ..report import REPO
+from ..study import MODELS, TINY
+from ..trained import DEFAULT_ITERS, TrainConfig, check_run_dirs, quick_config
+
 QUICK_MODELS = ("spade", "clade", "va-clade")
+_TINY_TEXT = ", ".join(f"{k} {v}" for k, v in TINY.items())
 
 
 def register(subparsers) -> None:
@@ -39,7 +43,7 @@ def register(subparsers) -> None:
                    help="generations per layout (default 4; --quick 2)")
     p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--quick", action="store_true",
-                   help=f"a fast check: {','.join(QUICK_MODELS)} at tiny widths (ngf 4, hidden 8), "
+                   help=f"a fast check: {','.join(QUICK_MODELS)} at tiny widths ({_TINY_TEXT}), "
                         f"2 samples; training: 2 iterations at tiny widths, 4 layouts")
     p.add_argument("--no-train", action="store_true",
                    help="skip the training part (only the structural probes)")
@@ -71,9 +75,9 @@ def run(args) -> int:
         raise UserError(f"--train-iters must be >= 1, got {iters}")
     train = None
     if not getattr(args, "no_train", False):
-        train = quick_train_config(iters or 2) if quick else TrainConfig(iters=iters or DEFAULT_ITERS)
+        train = quick_config(iters or 2) if quick else TrainConfig(iters=iters or DEFAULT_ITERS)
     cfg = JobConfig(models=tuple(models), samples=samples, seed=getattr(args, "seed", 0),
-                    overrides=dict(ngf=4, hidden=8) if quick else {}, out=out,
+                    overrides=dict(TINY) if quick else {}, out=out,
                     figures=Path(figures), progress=not getattr(args, "no_progress", False),
                     train=train)
     if train is not None:
@@ -90,9 +94,3 @@ def run(args) -> int:
         print("trained: " + ", ".join(f"{m} {r['status']} (step {r['step']})" for m, r in runs.items()))
     return 0
 
-
-def quick_train_config(iters: int = 2) -> TrainConfig:
-    """The training part at tiny widths and a few iterations (tests, ``--quick``)."""
-    return TrainConfig(iters=iters, ngf=4, generator={"hidden": 8},
-                       discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
-                       n_train=8, layouts=4, samples=2, ckpt_every=1)

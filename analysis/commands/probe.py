@@ -27,22 +27,26 @@ its running statistics (``--bn eval``) unless ``--bn`` says otherwise; ``--paddi
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
-
-import torch
-
-from ..main_job import (calibration_labels, default_classes, fast_cpu, make_layout,
-                        parse_size, record)
-from ..surgery import swap_block_kernel, swap_norm_kernel, swap_padding
-from vasis.errors import UserError, MissingFileError
 import importlib
 import inspect
+import json
+import math
 import os
+import sys
 import types
 
+import torch
 import torch.nn as nn
+
+import vasis
+from vasis.errors import MissingFileError, UserError
+from vasis.presets import DATASETS, MODELS
+from vasis.train.load import open_generator
+
+from ..cpu import fast_cpu
+from ..recorder import calibrate
+from ..study import calibration_labels, default_classes, make_layout, parse_size
+from ..surgery import swap_block_kernel, swap_norm_kernel, swap_padding
 
 LAYOUTS = ("one-class", "two-class")
 
@@ -53,8 +57,6 @@ def _one_line_error(message: str):
 
 
 def register(subparsers) -> None:
-    from vasis.presets import DATASETS, MODELS
-
     p = subparsers.add_parser(
         "probe", help="per-block feature statistics of a model on a one-/two-class layout",
         description="Generate a one- or two-class layout --samples times with a model preset "
@@ -129,10 +131,6 @@ def _choice(value, what, choices):
 
 def build(args):
     """(generator, description, model, dataset) from the parsed args; raises UserError."""
-    import vasis
-    from vasis.presets import DATASETS, MODELS
-    from vasis.train.load import open_generator
-
     if args.model is None and not args.checkpoint:
         raise UserError("give --model (a preset name), --checkpoint (a suite training run) or "
                         "--factory MODULE:FUNCTION (your own network)")
@@ -215,8 +213,6 @@ def _run(args) -> int:
     classes = tuple(int(c) if c.isdigit() else c for c in classes)
     labels = make_layout(layout, classes, dataset, target)
     if bn == "calibrate":
-        from ..recorder import calibrate
-
         gen = calibrate(gen, calibration_labels(dataset, tuple(labels.shape), 4, seed), steps=2,
                         encode=encode)
     if padding is not None:

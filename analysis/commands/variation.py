@@ -1,14 +1,15 @@
 """``run_analysis.py variation``: the VASIS intra-class variation statistics of an image folder.
 
 Prints ``one_color``, ``one_light``, ``all_color``, ``all_light`` (see
-:func:`analysis.metrics.intra_class_variation` and ``docs/metrics.md``), computed exactly as the
+:func:`vasis.metrics.intra_class.intra_class_variation` and ``docs/metrics.md``), computed exactly as the
 official VASIS evaluation script (``--official``) or corrected (default).
 """
 from __future__ import annotations
 
 import json
 
-from ..metrics import FIELDS, OFFICIAL_DATASETS, intra_class_variation_dirs
+from vasis.labels import label_space
+from vasis.metrics.intra_class import FIELDS, OFFICIAL_DATASETS, intra_class_variation_dirs
 
 
 def register(subparsers) -> None:
@@ -39,7 +40,6 @@ def run(args) -> int:
         print(json.dumps(values))
     else:
         mode = "official" if result.official else "corrected"
-        from vasis.labels import label_space
         nc = label_space(args.dataset).label_nc
         present = int((result.per_class["images"] > 0).sum())
         print(f"# intra-class variation ({mode}, {result.n_images} images, {args.dataset}: "

@@ -1,15 +1,15 @@
-"""Subcommands of ``run_analysis.py``. Each module defines ``register(subparsers)``, which adds
-its parser and sets ``func`` (called with the parsed args; returns an exit code)."""
+"""Subcommands of the model package. Each module defines ``register(subparsers)``, which adds
+its parser and sets ``func`` (called with the parsed args; returns an exit code).
 
-# Order here is the order in ``run_analysis.py --help``.
+This lists only the commands built on :mod:`vasis` itself; the suite's full command line
+(these plus the analysis and experiment commands) is assembled one level up, in
+:mod:`vasis_suite.cli`, so that the model package never names its consumers.
+"""
+
 COMMAND_MODULES = [
-    "analysis.commands.main",
-    "analysis.commands.probe",
     "vasis.commands.classes",
-    "analysis.commands.variation",
     "vasis.commands.complexity",
     "vasis.commands.train",
     "vasis.commands.generate",
     "vasis.commands.fid",
-    "experiments.cli",
 ]

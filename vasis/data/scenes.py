@@ -39,7 +39,6 @@ from ..labels import SCENES_CLASSES, label_space
 from ..errors import UserError, ExistsError
 
 SKY, GROUND, ROAD, TREE, BUILDING, WATER = 1, 2, 3, 4, 5, 6
-THING_CLASSES = (TREE, BUILDING)
 INSTANCE_STRIDE = 1000  # instance id = class * 1000 + k for things, = class id for stuff
 DEFAULT_N = {"train": 1000, "val": 100}
 _SPLIT_STREAM = {"train": 0, "val": 1}

@@ -1,5 +1,5 @@
 """FID as pytorch-fid computes it: Inception pool3 features, their mean and covariance, and the
-Frechet distance (reference.md section 5).
+Frechet distance (docs/facts.md section 5).
 
 The network is pytorch-fid's (:mod:`vasis.metrics.inception`), its weights come from the sources
 of :mod:`vasis.metrics.fid_weights` (explicit file, pytorch-fid's file in the torch hub cache,
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from scipy.linalg import eigh as scipy_eigh  # scipy is a hard dependency (pyproject)
 
 from ..atomic import atomic_write
 from ..errors import UserError, MissingFileError
@@ -63,11 +64,7 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
         root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
         m = root @ sigma2 @ root
     m = 0.5 * (m + m.T)
-    try:
-        from scipy.linalg import eigh as _sp_eigh
-        eig = _sp_eigh(m, eigvals_only=True, driver="evr", check_finite=False)
-    except Exception:  # pragma: no cover - scipy missing or driver unavailable
-        eig = np.linalg.eigvalsh(m)
+    eig = scipy_eigh(m, eigvals_only=True, driver="evr", check_finite=False)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 
 

@@ -1,6 +1,6 @@
 """mIoU and pixel accuracy of generated images, segmented by a pluggable segmenter.
 
-Protocol (reference.md section 5): segment the generated images with a segmentation network
+Protocol (docs/facts.md section 5): segment the generated images with a segmentation network
 trained on the real data (the paper: DRN-D-105 Cityscapes, UperNet-101 ADE20K, DeepLab-v2
 COCO-Stuff) and compare the prediction with the *input* label map.
 

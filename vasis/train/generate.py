@@ -5,6 +5,12 @@
 ``run_analysis.py variation --images OUT/images --labels OUT/labels`` pairs them by name.
 Label PNGs keep the dataset's stored ids (ADE20K: 0 = unknown, classes 1..150; COCO-Stuff: 255 =
 don't care). OASIS-family runs use the BN-refreshed EMA generator when the checkpoint has one.
+
+Every seeded generation of the suite (this command, the main job, the experiments) goes through
+:func:`seeded_samples`, with one seed formula: sample ``k`` of a set of label maps is drawn
+after ``torch.manual_seed(seed * 1009 + k)`` (:func:`sample_seed`), the batches in order with
+the random stream running on, so sample ``k`` of a map does not depend on how many samples
+are drawn (it does depend on the batch size and the order of the maps).
 Arguments are checked before anything is read or written, and the output is written into a
 temporary folder renamed to ``OUT`` at the end: a failed command leaves nothing behind.
 """
@@ -15,6 +21,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +33,90 @@ from ..inputs import encode_labels
 from ..labels import DONTCARE_ID, label_space
 from .load import load_generator  # noqa: F401 - its home was here; callers import it from here
 from ..errors import UserError, MissingFileError, ExistsError
+
+
+def sample_seed(seed: int, k: int) -> int:
+    """The seed of sample ``k`` (see the module docstring)."""
+    return seed * 1009 + k
+
+
+def _rng_state(device: torch.device):
+    return (torch.get_rng_state(),
+            torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def _set_rng_state(state, device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+@torch.no_grad()
+def seeded_samples(gen, batches: Sequence[torch.Tensor], samples: int,
+                   seed: int) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Yield ``(k, i, images)``: sample ``k`` of batch ``batches[i]`` (the generator's input),
+    in [-1, 1], for ``k`` in ``range(samples)`` and the batches in order; ``gen`` in eval mode.
+
+    The seed formula is :func:`sample_seed`. The caller's random state is left as it was
+    (each batch runs in :func:`torch.random.fork_rng`, the stream of sample ``k`` carried from
+    batch to batch), and ``batches`` is indexed lazily, so it may encode on the fly.
+    """
+    gen.eval()
+    for k in range(samples):
+        state = None
+        for i in range(len(batches)):
+            x = batches[i]
+            dev = torch.device(x.device)
+            with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+                if state is None:
+                    torch.manual_seed(sample_seed(seed, k))
+                else:
+                    _set_rng_state(state, dev)
+                images = gen(x).clamp(-1, 1)
+                state = _rng_state(dev)
+            yield k, i, images
+
+
+def sample_images(gen, batches: Sequence[torch.Tensor], samples: int, seed: int) -> torch.Tensor:
+    """All of :func:`seeded_samples` stacked: (samples, N, 3, H, W) in [-1, 1]."""
+    out = [[] for _ in range(samples)]
+    for k, _, images in seeded_samples(gen, batches, samples, seed):
+        out[k].append(images)
+    return torch.stack([torch.cat(o) for o in out])
+
+
+def batches_of(labels: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """``labels`` cut into consecutive batches (the last one may be shorter)."""
+    return [labels[i:i + batch_size] for i in range(0, len(labels), batch_size)]
+
+
+class EncodedBatches(Sequence):
+    """The generator inputs of label maps (+ instance maps), encoded one batch at a time
+    (:func:`vasis.inputs.encode_labels`; OASIS-family generators, told by the config's
+    ``arch``, take no instance edges)."""
+
+    def __init__(self, gen, labels: Sequence[torch.Tensor], instances=None, batch_size: int = 4,
+                 device="cpu"):
+        self.space = label_space(gen.cfg.dataset)
+        self.oasis = gen.cfg.arch == "oasis"
+        self.labels, self.instances = labels, instances
+        self.batch_size, self.device = batch_size, device
+
+    def __len__(self) -> int:
+        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        lab = torch.stack(list(self.labels[sl]))
+        inst = None
+        if not self.oasis and self.space.instance and self.instances is not None:
+            chunk = list(self.instances[sl])
+            if all(c is not None for c in chunk):
+                inst = torch.stack(chunk)
+        x = encode_labels(lab, self.space, inst, with_instance=False if self.oasis else None)
+        return x.to(self.device)
 
 
 def _to_raw(label: np.ndarray, preset: str) -> np.ndarray:
@@ -124,8 +215,7 @@ def generate(checkpoint, out, *, labels=None, dataset=None, dataroot=None, split
     if not items:
         raise UserError(f"no label maps to generate for (split {split!r}); check --split, "
                         f"--dataset / --dataroot or --labels")
-    space = label_space(preset)
-    oasis = settings.model in ("oasis", "va-oasis")
+    oasis = g.cfg.arch == "oasis"
     tmp = Path(tempfile.mkdtemp(dir=_existing_ancestor(out.parent), prefix=f".{out.name}.tmp-"))
     bar = tqdm(total=len(items) * samples, desc="generate", unit="img", disable=not progress,
                dynamic_ncols=True)
@@ -134,23 +224,17 @@ def generate(checkpoint, out, *, labels=None, dataset=None, dataroot=None, split
         img_dir.mkdir()
         lab_dir.mkdir()
         names = []
-        for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
-            lab = torch.stack([c[1] for c in chunk])
-            inst = None
-            if not oasis and space.instance and all(c[2] is not None for c in chunk):
-                inst = torch.stack([c[2] for c in chunk])
-            x = encode_labels(lab, space, inst, with_instance=False if oasis else None).to(device)
-            for k in range(samples):
-                torch.manual_seed(seed * 100003 + k * 1009 + start)
-                imgs = g(x).clamp(-1, 1)
-                imgs = ((imgs + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                for (name, label, _), img in zip(chunk, imgs):
-                    fname = f"{name}_s{k}.png"
-                    Image.fromarray(img, "RGB").save(img_dir / fname)
-                    Image.fromarray(_to_raw(label.numpy(), preset), "L").save(lab_dir / fname)
-                    names.append(fname)
-                bar.update(len(chunk))
+        batches = EncodedBatches(g, [c[1] for c in items], [c[2] for c in items], batch_size,
+                                 device)
+        for k, i, imgs in seeded_samples(g, batches, samples, seed):
+            chunk = items[i * batch_size:(i + 1) * batch_size]
+            imgs = ((imgs + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            for (name, label, _), img in zip(chunk, imgs):
+                fname = f"{name}_s{k}.png"
+                Image.fromarray(img, "RGB").save(img_dir / fname)
+                Image.fromarray(_to_raw(label.numpy(), preset), "L").save(lab_dir / fname)
+                names.append(fname)
+            bar.update(len(chunk))
         (tmp / "generate.json").write_text(json.dumps({
             "checkpoint": str(checkpoint), "model": settings.model, "dataset": preset,
             "size": list(size), "samples": samples, "seed": seed, "images": len(names),

@@ -1,6 +1,15 @@
-"""Figures of the main analysis job (:mod:`analysis.main_job`); small PNGs at dpi 100."""
+"""Figures of the analysis jobs (small PNGs at dpi 100), written atomically.
+
+* :func:`atomic_savefig` / :func:`save_figure` - PNG files (optionally quantized) via
+  :mod:`vasis.atomic`;
+* :func:`colorize` - the one class palette (:func:`vasis.train.monitor.label_colors`),
+  :func:`to_rgb`, :func:`image_grid` - the shared pieces of the experiments' figures;
+* the main job's figures (:func:`all_figures`: Figure-2-style per-block std, layouts,
+  generated images, boundary profiles) and its training part's (:func:`trained_figures`).
+"""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -9,19 +18,74 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from .main_job import BORDER_D, SETTINGS, atomic_savefig  # noqa: E402
+from vasis.atomic import atomic_write_bytes  # noqa: E402
+from vasis.labels import label_space  # noqa: E402
+from vasis.train.monitor import label_colors  # noqa: E402
+
+from .study import SETTINGS  # noqa: E402
 
 STYLE = {("zero", 3): dict(color="tab:red", ls="-"), ("zero", 1): dict(color="tab:orange", ls="--"),
          ("reflect", 3): dict(color="tab:blue", ls="-"), ("reflect", 1): dict(color="tab:cyan", ls="--")}
-# scenes palette (unlabeled, sky, ground, road, tree, building, water); other datasets cycle it
-PALETTE = np.array([[0, 0, 0], [110, 170, 230], [120, 150, 70], [110, 110, 115],
-                    [40, 110, 40], [170, 120, 90], [40, 80, 160]], dtype=np.uint8)
 
 
-def _grid(n, cols):
-    rows = (n + cols - 1) // cols
-    return rows, cols
+def atomic_savefig(fig, path, dpi: int = 100, colors: int | None = None) -> None:
+    """Save ``fig`` as PNG atomically; ``colors``: quantize to that many palette colours (keeps
+    image grids small)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    data = buf.getvalue()
+    if colors:
+        img = Image.open(io.BytesIO(data)).convert("RGB").quantize(colors=colors)
+        out = io.BytesIO()
+        img.save(out, format="png", optimize=True)
+        data = out.getvalue()
+    atomic_write_bytes(path, data)
+
+
+def to_rgb(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) or (3, H, W) in [-1, 1] -> (N, H, W, 3) or (H, W, 3) in [0, 1]."""
+    x = ((images.clamp(-1, 1) + 1) / 2)
+    return (x.permute(0, 2, 3, 1) if x.dim() == 4 else x.permute(1, 2, 0)).numpy()
+
+
+def colorize(labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Label maps (N, H, W) or (H, W) -> RGB in [0, 1], with the suite's one class palette
+    (:func:`vasis.train.monitor.label_colors`, also the training monitor's)."""
+    labels = torch.as_tensor(labels)
+    rgb = to_rgb(label_colors(labels.reshape(-1, *labels.shape[-2:]), num_classes))
+    return rgb if labels.dim() == 3 else rgb[0]
+
+
+def image_grid(cells: list[list[np.ndarray]], row_names: list[str], col_names: list[str],
+               title: str | None = None, cell: float = 1.4):
+    """A matplotlib figure of ``cells[r][c]`` (H, W, 3) images."""
+    nr, nc = len(cells), len(cells[0])
+    h, w = cells[0][0].shape[:2]
+    fig, axes = plt.subplots(nr, nc, figsize=(cell * nc * w / h + 0.6, cell * nr + 0.4),
+                             squeeze=False)
+    for r in range(nr):
+        for c in range(nc):
+            ax = axes[r, c]
+            ax.imshow(np.clip(cells[r][c], 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_names[c], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(row_names[r], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path, colors: int | None = None) -> Path:
+    """Save ``fig`` atomically and close it."""
+    atomic_savefig(fig, path, dpi=100, colors=colors)
+    plt.close(fig)
+    return Path(path)
 
 
 def per_block_std(summary, models, value: str, title: str, layouts=("one-class", "two-class")):
@@ -50,11 +114,7 @@ def per_block_std(summary, models, value: str, title: str, layouts=("one-class",
     return fig
 
 
-def colorize(lab: torch.Tensor) -> np.ndarray:
-    return PALETTE[np.asarray(lab) % len(PALETTE)]
-
-
-def layouts_figure(layouts: dict):
+def layouts_figure(layouts: dict, num_classes: int):
     items = []
     for name, lab in layouts.items():
         if lab.dim() == 3:
@@ -63,7 +123,7 @@ def layouts_figure(layouts: dict):
             items.append((name, lab))
     fig, axes = plt.subplots(1, len(items), figsize=(1.6 * len(items), 1.8), squeeze=False)
     for ax, (name, lab) in zip(axes[0], items):
-        ax.imshow(colorize(lab), interpolation="nearest")
+        ax.imshow(colorize(lab, num_classes), interpolation="nearest")
         ax.set_title(name, fontsize=7)
         ax.axis("off")
     fig.tight_layout()
@@ -153,21 +213,21 @@ def all_figures(summary, profiles, layouts, images, cfg, figdir: Path) -> dict:
     figdir = Path(figdir)
     models = list(cfg.models)
     out = {}
-    quantize = {"images": 128}
     specs = {
         "fig2": ("fig2_block_std.png",
                  lambda: per_block_std(summary, models, "rel_spatial", "spatial std / rms")),
         "sample": ("block_sample_std.png",
                    lambda: per_block_std(summary, models, "rel_sample", "sample std / rms",
                                          layouts=("one-class",))),
-        "layouts": ("layouts.png", lambda: layouts_figure(layouts)),
+        "layouts": ("layouts.png",
+                    lambda: layouts_figure(layouts, label_space(cfg.dataset).label_nc)),
         "images": ("generated_images.png", lambda: images_figure(images, models)),
         "profiles": ("boundary_profiles.png", lambda: profiles_figure(profiles, models)),
     }
     for key, (name, make) in specs.items():
         fig = make()
         try:
-            atomic_savefig(fig, figdir / name, colors=quantize.get(key, 128))
+            atomic_savefig(fig, figdir / name, colors=128)
         finally:
             plt.close(fig)
         out[key] = figdir / name
@@ -220,15 +280,15 @@ def trained_samples_figure(labels, real, generated: dict, rows: int = 4, samples
         cols += [(SOURCE_STYLE.get(m, dict(label=m))["label"] + f" s{k}", m, k)
                  for k in range(min(samples, imgs.shape[0]))]
     fig, axes = plt.subplots(rows, len(cols), figsize=(1.05 * len(cols), 1.1 * rows), squeeze=False)
-    to_img = lambda t: ((t.permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+    nc = label_space("scenes").label_nc
     for r in range(rows):
         for c, (name, m, k) in enumerate(cols):
             ax = axes[r, c]
             if m is None:
-                ax.imshow(colorize(labels[r]) if name == "label" else to_img(real[r]),
+                ax.imshow(colorize(labels[r], nc) if name == "label" else to_rgb(real[r]),
                           interpolation="nearest")
             else:
-                ax.imshow(to_img(generated[m][k, r]), interpolation="nearest")
+                ax.imshow(to_rgb(generated[m][k, r]), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -252,8 +312,3 @@ def trained_figures(table, labels, real, generated, tcfg, figdir: Path) -> dict:
             plt.close(fig)
         out[key] = figdir / name
     return out
-
-
-__all__ = ["all_figures", "trained_figures", "trained_variation_figure",
-           "trained_samples_figure", "per_block_std", "layouts_figure", "images_figure", "profiles_figure",
-           "colorize", "BORDER_D"]

@@ -29,13 +29,14 @@ of the same label maps:
 Run folders live in ``<out>/train/<model>``. A complete run (a checkpoint at the requested step,
 same settings) is reused; a shorter one with the same settings is resumed (an interrupted job
 continues training where its last checkpoint left off, every ``ckpt_every`` iterations); a run
-with other settings or more iterations is replaced.
+with other settings or more iterations is replaced (:func:`analysis.runs.train_or_reuse`).
+Images are drawn with :func:`vasis.train.generate.sample_images` (its one seed formula).
 """
 from __future__ import annotations
 
 import math
-import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +44,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import metrics as M
-from vasis.errors import ExistsError, UserError
+import vasis
+from vasis.data.scenes import _INST, _TEX, ILLUMINATION, QUANT_VAR, SceneDataset, intra_class_std
+from vasis.labels import label_space
+from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
+from vasis.metrics.image_sets import SMALL_N_NOTE, compare, fid_model_or_reason, open_set
+from vasis.train import RunSettings
+from vasis.train.generate import batches_of, load_generator, sample_images
+from vasis.train.recipes import recipe
+
+from . import metrics
+from .figures import trained_figures
+from .recorder import calibrate
+from .report import REPO, link, md_table, relative
+from .runs import check_run_dir, last_losses, train_or_reuse
+from .study import TINY, TINY_DISCRIMINATOR
 
 TRAIN_MODELS = ("spade", "va-spade")
 LABELS = {"data": "data", "spade": "SPADE", "va-spade": "VA-SPADE"}
@@ -71,8 +85,6 @@ class TrainConfig:
     models: tuple[str, ...] = TRAIN_MODELS
 
     def settings(self, model: str, seed: int):
-        from vasis.train import RunSettings
-
         return RunSettings(model, "scenes", generator={"ngf": self.ngf, **self.generator},
                            discriminator=dict(self.discriminator), recipe=dict(self.recipe),
                            seed=seed, iters=self.iters, ckpt_every=self.ckpt_every,
@@ -80,102 +92,33 @@ class TrainConfig:
                            n_train=self.n_train, tensorboard=False)
 
 
-# ----------------------------------------------------------------------------- training
-def _comparable(d: dict) -> dict:
-    from vasis.train.trainer import RESUME_UPDATABLE
-
-    return {k: v for k, v in d.items() if k not in RESUME_UPDATABLE}
-
-
-def _looks_like_run(run_dir: Path) -> bool:
-    names = {p.name for p in run_dir.iterdir()}
-    return names <= {"run.json", "checkpoints", "losses.jsonl", "tb"}
-
-
 def run_dir_of(out, model: str) -> Path:
     return Path(out) / "train" / model
 
 
 def check_run_dirs(tcfg: "TrainConfig", out) -> None:
-    """Refuse, before anything runs, a foreign folder where a training run would go (it is
-    never replaced; see :func:`train_or_reuse`)."""
+    """Refuse, before anything runs, a foreign folder where a training run would go."""
     for model in tcfg.models:
-        run_dir = run_dir_of(out, model)
-        if run_dir.exists() and (not run_dir.is_dir() or (any(run_dir.iterdir())
-                                                          and not _looks_like_run(run_dir))):
-            raise ExistsError(f"{run_dir} exists and is not a training run of this job; "
-                              f"move it away or choose another --out")
+        check_run_dir(run_dir_of(out, model))
 
 
-def train_or_reuse(settings, run_dir, progress: bool = True) -> dict:
-    """Train ``settings`` into ``run_dir``; reuse a complete run, resume a shorter one.
-
-    Returns ``{'status': 'reused' | 'resumed' | 'trained' | 'retrained', 'step', 'from_step',
-    'seconds'}``. Only a folder that looks like a trainer run (``run.json``, ``checkpoints/``,
-    ``losses.jsonl``, ``tb/``) is ever replaced; anything else raises ``FileExistsError``.
-    """
-    from vasis.train import list_checkpoints, load_latest, train
-
-    run_dir = Path(run_dir)
-    t0 = time.time()
-    status, from_step = "trained", 0
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not run_dir.is_dir() or not _looks_like_run(run_dir):
-            raise ExistsError(f"{run_dir} exists and is not a training run of this job; "
-                                  f"move it away or choose another --out")
-        state = None
-        if list_checkpoints(run_dir):
-            try:
-                _, state = load_latest(run_dir)
-            except UserError:  # no readable checkpoint (each damaged one was named): start over
-                state = None
-        if state is not None:
-            same = _comparable(state["run"]) == _comparable(settings.to_dict())
-            step = int(state["step"])
-            if same and step == settings.iters:
-                return dict(status="reused", step=step, from_step=step, seconds=0.0)
-            if same and step < settings.iters:
-                res = train(None, run_dir, resume=True, updates={"iters": settings.iters},
-                            progress=progress)
-                return dict(status="resumed", step=res.step, from_step=step,
-                            seconds=time.time() - t0)
-        # other settings, more iterations than asked, or no readable checkpoint: start over
-        shutil.rmtree(run_dir)
-        status = "retrained"
-    res = train(settings, run_dir, progress=progress)
-    return dict(status=status, step=res.step, from_step=from_step, seconds=time.time() - t0)
 
 
-def last_losses(run_dir) -> dict:
-    from vasis.train.monitor import read_losses
-
-    rows = read_losses(run_dir)
-    return {k: v for k, v in rows[-1].items() if k not in ("step", "time")} if rows else {}
+def quick_config(iters: int = 2) -> TrainConfig:
+    """The training part at tiny widths and a few iterations (tests, ``--quick``)."""
+    return TrainConfig(iters=iters, ngf=TINY["ngf"], generator={"hidden": TINY["hidden"]},
+                       discriminator=dict(TINY_DISCRIMINATOR), n_train=8, layouts=4, samples=2,
+                       ckpt_every=1)
 
 
 # ----------------------------------------------------------------------------- evaluation
 def heldout(n: int, seed: int, size=(128, 128)):
     """(labels (n, H, W), real images (n, 3, H, W) in [-1, 1], scenes) of the ``val`` split."""
-    from vasis.data.scenes import SceneDataset
-
     ds = SceneDataset(n, size=size, seed=seed, split="val")
     scenes = [ds.scene(i) for i in range(n)]
     items = [ds[i] for i in range(n)]
     return (torch.stack([it["label"] for it in items]), torch.stack([it["image"] for it in items]),
             scenes)
-
-
-@torch.no_grad()
-def generate(gen, labels: torch.Tensor, samples: int, seed: int, batch: int = 4) -> torch.Tensor:
-    """(samples, n, 3, H, W) images in [-1, 1]; sample k of every map uses seed ``seed + k``."""
-    gen.eval()
-    out = []
-    for k in range(samples):
-        with torch.random.fork_rng():
-            torch.manual_seed(seed * 1009 + k)
-            out.append(torch.cat([gen(labels[i:i + batch]).clamp(-1, 1)
-                                  for i in range(0, len(labels), batch)]))
-    return torch.stack(out)
 
 
 def _clipped_normal_std(sd: float) -> float:
@@ -197,8 +140,6 @@ def data_sample_std(scene: dict) -> np.ndarray:
     (to first order: the scene's own clean value stands for the expected one), averaged over RGB
     as a std.
     """
-    from vasis.data.scenes import _INST, _TEX, ILLUMINATION, QUANT_VAR
-
     lab = scene["label"].astype(np.int64)
     clean = scene["clean"].astype(np.float64)             # (H, W, 3)
     a, b = ILLUMINATION
@@ -228,9 +169,6 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
     """Statistics of one source. ``images``: (S, n, 3, H, W) in [0, 1] (S samples of n maps);
     ``labels``: (n, H, W); ``sample_map``: (n, H, W) per-pixel sample std (else from ``images``,
     which then needs S >= 2). Returns per-class arrays and per-image arrays."""
-    from vasis.data.scenes import intra_class_std
-    from vasis.labels import label_space
-
     nc = len(label_space("scenes").classes)
     S, n = images.shape[:2]
     flat_imgs = images.reshape(S * n, *images.shape[2:])
@@ -250,7 +188,7 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
         lab = labels[i]
         if sample_map is not None:
             samp[i] = _per_class_mean(sample_map[i], lab, nc)[0]
-        dist = M.distance_to_boundary(lab, border=True)
+        dist = metrics.distance_to_boundary(lab, border=True)
         for c in range(nc):
             m = lab == c
             if m.sum() >= MIN_PIXELS:
@@ -260,38 +198,18 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
             j = s * n + i
             img = images[s, i]
             colours[j] = _class_colours(img, lab, nc)
-            inter[j] = M.inter_class_std(img, lab)
+            inter[j] = metrics.inter_class_std(img, lab)
+            within = metrics.fraction_within(img, lab, ds, border=True)
             for c in range(nc):
-                m = lab == c
-                if m.sum() < MIN_PIXELS:
-                    continue
-                pix = img[:, m]
-                total = ((pix - pix.mean(1, keepdims=True)) ** 2).sum(1).mean()
-                if total <= 0:
-                    continue
-                d = dist[m]
-                for k, dk in enumerate(ds):   # = analysis.metrics.fraction_within(img, lab, dk)
-                    far = pix[:, d > dk]
-                    ss = ((far - far.mean(1, keepdims=True)) ** 2).sum(1).mean() if far.size else 0.0
-                    prof[j, c, k] = 1 - ss / total
-                near[j, c] = prof[j, c, ds.index(distance)]
-    with np.errstate(invalid="ignore"), _quiet():
+                if (lab == c).sum() >= MIN_PIXELS:
+                    prof[j, c] = within[c]
+                    near[j, c] = prof[j, c, ds.index(distance)]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean over all-NaN columns
         return dict(intra=intra, images=count, sample=np.nanmean(samp, 0),
                     near=np.nanmean(near, 0), area=np.nanmean(area, 0),
                     profile=np.nanmean(prof, 0), profile_area=np.nanmean(prof_area, 0), d=ds,
                     inter=float(np.nanmean(inter)), colours=colours)
-
-
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
 
 
 def colour_error(colours: np.ndarray, real: np.ndarray) -> float:
@@ -308,9 +226,6 @@ def image_quality(real: torch.Tensor, generated: dict, other_real: torch.Tensor,
     map against the real images of the same maps (equal N), and the same for ``other_real``
     (real images of other scenes: the floor that N images of the data itself reach). One row per
     source; ``weights`` names the FID weights (or why there are none)."""
-    from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
-    from vasis.metrics.image_sets import compare, fid_model_or_reason, open_set
-
     net = fid_model_or_reason()
     ref = open_set(real, "data")
     sets = {"data (other scenes)": other_real, **generated}
@@ -333,11 +248,6 @@ def image_quality(real: torch.Tensor, generated: dict, other_real: torch.Tensor,
 def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
                  progress: bool = True) -> dict:
     """Train (or reuse), evaluate and draw; returns the tables, figure paths and run info."""
-    from vasis.labels import label_space
-    from vasis.train.generate import load_generator
-
-    from .recorder import calibrate
-
     out, figdir = Path(out), Path(figdir)
     names = list(label_space("scenes").classes)
     runs = {}
@@ -358,19 +268,15 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     summary = []
     for model in tcfg.models:
         gen, *_ = load_generator(run_dir_of(out, model))
-        imgs = generate(gen, labels, tcfg.samples, seed)
+        imgs = sample_images(gen, batches_of(labels, 4), tcfg.samples, seed)
         generated[model] = imgs
         sources[model] = source_statistics((imgs.numpy() + 1) / 2, lab_np, tcfg.distance)
         # the same architecture and seed untrained (the trainer's initial weights), BN settled
         torch.manual_seed(seed)
-        import vasis
-
         init = vasis.build_generator(model, "scenes", **tcfg.settings(model, seed).generator)
-        from vasis.data.scenes import SceneDataset
-
         ds = SceneDataset(4, seed=seed)
         init = calibrate(init, torch.stack([ds[i]["label"] for i in range(4)]), steps=2)
-        u = (generate(init, labels, 1, seed).numpy() + 1) / 2
+        u = (sample_images(init, batches_of(labels, 4), 1, seed).numpy() + 1) / 2
         ustat = source_statistics(u, lab_np, tcfg.distance)
         summary.append(dict(source=f"{LABELS[model]} untrained", model=model, step=0,
                             colour_error=colour_error(ustat["colours"], real_colours),
@@ -408,9 +314,7 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     profiles = pd.DataFrame(prof_rows)
     summary = pd.DataFrame(summary)
 
-    from . import main_figures as F
-
-    figs = F.trained_figures(table, labels, real, generated, tcfg, figdir)
+    figs = trained_figures(table, labels, real, generated, tcfg, figdir)
     other = heldout(tcfg.layouts, seed + 2)[1]      # other val scenes: the data's own FID floor
     quality = image_quality(real, {LABELS[m]: generated[m][0] for m in tcfg.models}, other)
     return dict(table=table, profiles=profiles, summary=summary, runs=runs, figures=figs,
@@ -425,12 +329,8 @@ def _mean(summary: pd.DataFrame, source: str, col: str) -> float:
 
 def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
     """The report section of the training part (markdown lines)."""
-    import os
-
-    from .main_job import md_table
-
     out = Path(out)
-    rel = lambda p: os.path.relpath(Path(p).resolve(), out.resolve())
+    rel = lambda p: relative(p, out)
     table, summary, runs = trained["table"], trained["summary"], trained["runs"]
     models = [m for m in tcfg.models if m in runs]
     names = [LABELS[m] for m in models]
@@ -447,8 +347,6 @@ def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
         run_lines.append(f"* {LABELS[m]} (`{rel(out / 'train' / m)}`): {how}; last logged "
                          f"losses: {loss or '-'}.")
     s = tcfg.settings(models[0], 0)
-    from vasis.train.recipes import recipe
-
     rc = recipe(models[0], "scenes", **tcfg.recipe)
     gen_ov = ", ".join(f"{k}={v}" for k, v in s.generator.items())
     disc_ov = ", ".join(f"{k}={v}" for k, v in s.discriminator.items()) or "the preset's"
@@ -514,7 +412,7 @@ def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
         "What the numbers show:",
         "",
     ]
-    lines += _findings(table, summary, models, tcfg)
+    lines += _findings(table, summary, models, tcfg, out)
     lines.append("")
     if trained.get("fid") is not None:
         lines += _quality_section(trained["fid"])
@@ -523,10 +421,6 @@ def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
 
 def _quality_section(q: pd.DataFrame) -> list[str]:
     """FID / PRDC of the trained models, labelled with the weights and N."""
-    from vasis.metrics.image_sets import SMALL_N_NOTE
-
-    from .main_job import md_table
-
     weights = str(q.weights.iloc[0])
     shown = q.drop(columns=["weights"])
     return [
@@ -544,8 +438,9 @@ def _quality_section(q: pd.DataFrame) -> list[str]:
     ]
 
 
-def _findings(table, summary, models, tcfg) -> list[str]:
+def _findings(table, summary, models, tcfg, out: Path) -> list[str]:
     """Plain statements read off the numbers (each one conditional on what was measured)."""
+    doc = link(REPO / "docs" / "main-job.md", out)
     out = []
     data = summary[summary.source == "data"].iloc[0]
     blind = _mean(summary, "mean colour (label-blind)", "colour_error")
@@ -584,9 +479,9 @@ def _findings(table, summary, models, tcfg) -> list[str]:
                    f"classes (class means {intra[b].mean():.3f} vs {intra[a].mean():.3f}; data "
                    f"{intra['data'].mean():.3f})."
                    + (f" So at this budget {LABELS[b]} does **not** show more within-image "
-                      f"intra-class variation than {LABELS[a]}." if k <= len(intra) // 2 else "")
-                   + " One std mixes texture, shading and blur across class edges; read it "
-                     "together with the boundary share below.")
+                      f"intra-class variation than {LABELS[a]}." if k <= len(intra) // 2 else
+                      f" So at this budget {LABELS[b]} shows more within-image intra-class "
+                      f"variation than {LABELS[a]} in more than half of the classes."))
     for m in models:
         excess = float((near[m] - area).mean())
         dex = float((near["data"] - area).mean())
@@ -601,15 +496,14 @@ def _findings(table, summary, models, tcfg) -> list[str]:
                       ": not more concentrated at boundaries than the data's."))
     if len(models) == 2:
         ea, eb = (float((near[m] - area).mean()) for m in models)
+        sa, sb = (float(piv[m].mean()) if m in piv else float("nan") for m in models)
+        gain = (f"; its std across samples is {sb:.4f} against {sa:.4f}" if sb > sa else
+                f"; nor is its std across samples higher ({sb:.4f} vs {sa:.4f})")
         out.append(f"* {LABELS[models[1]]} vs {LABELS[models[0]]}: near-boundary excess "
                    f"{eb:+.2f} vs {ea:+.2f} - "
                    + (f"{LABELS[models[1]]} does **not** move its variation away from the "
-                      f"boundaries at this budget; its one measured gain is the non-zero std "
-                      f"across samples." if eb >= ea - 0.05 else
+                      f"boundaries at this budget{gain}." if eb >= ea - 0.05 else
                       f"{LABELS[models[1]]} keeps less of its variation at the boundaries."))
-    out.append(f"* Caveat: {tcfg.iters} iterations of batch 4 is a short CPU budget. The data's "
-               "within-class variation is mostly per-pixel texture noise plus smooth shading; "
-               "models this briefly trained make smooth images (see the samples), so these "
-               "numbers test the *mechanism* (deterministic vs noise-driven samples, where the "
-               "variation sits), not the paper's converged-model results.")
+    out.append(f"* {tcfg.iters} iterations of batch 4: how to read numbers from so short a "
+               f"budget: [docs/main-job.md]({doc}#the-training-part).")
     return out
