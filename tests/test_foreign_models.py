@@ -21,7 +21,7 @@ import foreign_generator as fg
 import vasis
 from analysis import encoders
 from analysis.surgery import padding_of, swap_block_kernel, swap_norm_kernel, swap_padding
-from vasis.cli import main
+from vasis_suite.cli import main
 from vasis.errors import UserError
 from vasis.labels import DONTCARE_ID
 
