@@ -56,12 +56,13 @@ class StepContext:
     ema: nn.Module | None = None
     ema_decay: float | None = None
     dontcare_channel: int | None = None
-    amp: bool = False
+    amp_dtype: torch.dtype | None = None   # autocast dtype (fp16 CUDA, bf16 CPU), None: fp32
+    channels_last: bool = False            # move input batches to NHWC (see vasis.train.speed)
     extra: dict = field(default_factory=dict)
 
     def autocast(self):
-        if self.amp and self.env.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
+        if self.amp_dtype is not None:
+            return torch.autocast(self.env.device.type, dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
 
@@ -89,7 +90,10 @@ def model_inputs(ctx: StepContext, batch: dict):
         label = batch_input({"label": batch["label"]}, ctx.space, with_instance=False)
     else:
         label = batch_input(batch, ctx.space)
-    return label.to(dev, non_blocking=True), real
+    label = label.to(dev, non_blocking=True)
+    if ctx.channels_last:
+        return label.to(memory_format=torch.channels_last), real.to(memory_format=torch.channels_last)
+    return label, real
 
 
 def _split_pred(pred, n: int):
