@@ -11,10 +11,9 @@ the same loss functions (``vasis.losses``), plain ``torch.optim.Adam`` (the offi
 default for-loop implementation) and the official input encoding per step. The discriminator is
 the suite's module on both sides (two copies with the same initial weights): no functional
 reference D is written, so D work is the same on both sides and the ratio is diluted by it.
-Timing alternates suite and reference, median of ``--repeats``. Peak memory: the rise of the
-process's peak resident set (``VmHWM`` in /proc/self/status, reset through /proc/self/clear_refs
-before each measured iteration) over the resident set before it, in MiB (Linux only; '-'
-elsewhere).
+Timing alternates suite and reference, median of ``--repeats``. Peak memory: the peak of the
+tensor memory one iteration allocates beyond what was held before it, in MiB, from
+torch.profiler's memory records (see :func:`peak_rise_mib`; a separate, untimed iteration).
 
 Settings (``--setting``):
 * ``issue``: Cityscapes label space (36 input channels), 64x128 (crop 128, ``normal``
@@ -77,27 +76,22 @@ TRAINABLE_SKIP = ("running_mean", "running_var", "num_batches_tracked", "weight_
 
 
 # ------------------------------------------------------------------------------ measuring
-def _status_kib(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+def peak_rise_mib(fn) -> float:
+    """Peak of the memory ``fn()`` allocates on top of what was allocated before it (MiB).
 
-
-def peak_rise_mib(fn) -> float | None:
-    """Rise of the peak resident set during ``fn()`` over the resident set before it (MiB)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
+    From torch.profiler's memory records (``profile_memory=True``): every op's allocations net
+    of its frees, and the frees recorded outside ops, summed in time order; the peak of that
+    running sum. Memory an op allocates and frees within itself is not seen (a lower bound)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-        return None
-    before = _status_kib("VmRSS")
-    fn()
-    peak = _status_kib("VmHWM")
-    return None if before is None or peak is None else (peak - before) / 1024
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage),
+                    key=lambda e: e.time_range.start)
+    cur = peak = 0
+    for e in events:
+        cur += e.self_cpu_memory_usage
+        peak = max(peak, cur)
+    return peak / 2 ** 20
 
 
 def alternate(fns: dict, repeats: int) -> dict:
@@ -279,7 +273,8 @@ def run_cpu(args) -> int:
     print(f"torch {torch.__version__}, {args.threads} thread(s), setting {args.setting}: "
           f"{dataset} {h}x{w}, ngf {ngf}, batch {batch}; median of {args.repeats}, suite and "
           f"reference alternating; ms per iteration; ratio = reference / suite (> 1: suite "
-          f"faster); peak = rise of the peak RSS during one iteration, MiB")
+          f"faster); peak = peak tensor memory of one iteration beyond the held state, MiB "
+          f"(torch.profiler)")
     head = f"{'model':<10}{'suite':>9}{'ref':>9}{'ratio':>7}{'peak':>7}{'ref pk':>7}"
     if args.setting == "scenes":
         head += f"{'G fwd':>8}{'ref fwd':>8}{'ratio':>7}"

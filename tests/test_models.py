@@ -255,3 +255,22 @@ def test_kernel_switch_parameter_counts_are_exact(model, overrides, count):
     k = overrides.get("block_kernel_size", 3)
     assert gen.fc.kernel_size == gen.conv_img.kernel_size == (3, 3)
     assert gen.up_0.conv_s.kernel_size == (1, 1) and gen.up_0.conv_0.kernel_size == (k, k)
+
+
+def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs():
+    """The SPADE norm computes mlp_gamma and mlp_beta as one stacked conv: the forward is
+    bit-identical to two module calls, and a conv with a forward hook (complexity counters)
+    makes the norm call the modules again."""
+    from vasis.models.norms import _gamma_beta
+    torch.manual_seed(0)
+    for padding in ("zeros", "reflect"):
+        g = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
+        b = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
+        x = torch.randn(2, 8, 9, 11)
+        fg, fb = _gamma_beta(g, b, x)
+        assert torch.equal(fg, g(x)) and torch.equal(fb, b(x))
+        seen = []
+        h = g.register_forward_hook(lambda *a: seen.append(1))
+        _gamma_beta(g, b, x)
+        h.remove()
+        assert seen == [1]
