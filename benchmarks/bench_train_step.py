@@ -39,12 +39,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the memory profiler's start/stop lines
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,8 +85,14 @@ def peak_rise_mib(fn) -> float:
     of its frees, and the frees recorded outside ops, summed in time order; the peak of that
     running sum. Memory an op allocates and frees within itself is not seen (a lower bound)."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    saved = os.dup(2)  # the profiler's own start/stop lines go to stderr: hide them
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     events = sorted((e for e in prof.events() if e.self_cpu_memory_usage),
                     key=lambda e: e.time_range.start)
     cur = peak = 0
@@ -94,16 +102,24 @@ def peak_rise_mib(fn) -> float:
     return peak / 2 ** 20
 
 
-def alternate(fns: dict, repeats: int) -> dict:
-    """Median seconds of each callable, run in turn (a, b, a, b, ...) after one warm-up each."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def alternate(fns: dict, repeats: int, clock: str = "wall") -> dict:
+    """Median seconds of each callable, run in turn (a, b, a, b, ...) after one warm-up each.
+
+    ``clock='cpu'`` counts the process's CPU time instead of wall time: on a machine shared
+    with other jobs it does not count the time the scheduler gives them (use it with one
+    thread; with more, idle worker threads' spinning is counted too)."""
+    now = CLOCKS[clock]
     for fn in fns.values():
         fn()
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            t = time.perf_counter()
+            t = now()
             fn()
-            times[k].append(time.perf_counter() - t)
+            times[k].append(now() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -131,7 +147,8 @@ class Case:
 
     def __init__(self, model, setting, ngf=None, suite_options=None):
         dataset, h, w, ngf0, hidden, batch, gen_over, _ = SETTINGS[setting]
-        h, w = max(h, MIN_SIZE.get(model, (0, 0))[0]), max(w, MIN_SIZE.get(model, (0, 0))[1])
+        if h < MIN_SIZE.get(model, (0, 0))[0]:
+            h, w = MIN_SIZE[model]
         ngf = ngf or ngf0
         self.model, self.dataset, self.h, self.w = model, dataset, h, w
         self.oasis = model in ("oasis", "va-oasis")
@@ -271,7 +288,8 @@ def run_cpu(args) -> int:
     models = args.models or models
     ngf = args.ngf or ngf0
     print(f"torch {torch.__version__}, {args.threads} thread(s), setting {args.setting}: "
-          f"{dataset} {h}x{w}, ngf {ngf}, batch {batch}; median of {args.repeats}, suite and "
+          f"{dataset} {h}x{w}, ngf {ngf}, batch {batch}; {args.clock} clock, median of "
+          f"{args.repeats}, suite and "
           f"reference alternating; ms per iteration; ratio = reference / suite (> 1: suite "
           f"faster); peak = peak tensor memory of one iteration beyond the held state, MiB "
           f"(torch.profiler)")
@@ -282,7 +300,7 @@ def run_cpu(args) -> int:
     rows = []
     for m in models:
         case = Case(m, args.setting, args.ngf)
-        t = alternate({"suite": case.suite_step, "ref": case.ref_step}, args.repeats)
+        t = alternate({"suite": case.suite_step, "ref": case.ref_step}, args.repeats, args.clock)
         mem_s = peak_rise_mib(case.suite_step)
         mem_r = peak_rise_mib(case.ref_step)
         row = dict(model=m, size=[case.h, case.w], suite_ms=t["suite"] * 1e3, ref_ms=t["ref"] * 1e3,
@@ -293,12 +311,13 @@ def run_cpu(args) -> int:
                 f"{_fmt_mem(mem_s):>7}{_fmt_mem(mem_r):>7}")
         if args.setting == "scenes":
             ours, ref = case.forward_fns()
-            f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5))
+            f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock)
             row.update(fwd_ms=f["suite"] * 1e3, ref_fwd_ms=f["ref"] * 1e3,
                        fwd_ratio=f["ref"] / f["suite"])
             line += f"{row['fwd_ms']:>8.1f}{row['ref_fwd_ms']:>8.1f}{row['fwd_ratio']:>7.2f}"
         print(line, flush=True)
         rows.append(row)
+        del case
     if args.json:
         Path(args.json).write_text(json.dumps({"setting": args.setting, "ngf": ngf,
                                                "threads": args.threads, "rows": rows}, indent=1))
@@ -400,6 +419,9 @@ def main(argv=None) -> int:
                    help="CPU: generator width (ndf / channels_d follow it); smaller is quicker")
     p.add_argument("--repeats", type=int, default=2, help="CPU: timed iterations per side")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                   help="CPU: 'cpu' = process CPU time (steadier on a shared machine; use "
+                        "--threads 1)")
     p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     p.add_argument("--warmup", type=int, default=3, help="CUDA: untimed iterations per case")
     p.add_argument("--iters", type=int, default=5, help="CUDA: timed iterations per case")

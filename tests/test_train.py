@@ -462,3 +462,19 @@ def test_fast_path_flags_reach_the_run_settings(tmp_path, capsys):
                  *CLI_TINY]) == 0
     saved = json.loads((out / "run.json").read_text())["settings"]
     assert saved["channels_last"] and saved["amp"] and not saved["compile"]
+
+
+@pytest.mark.parametrize("model", ["spade", "oasis"])
+def test_freezing_d_in_the_g_step_changes_no_number(model, tmp_path, monkeypatch):
+    """The G step runs D with its parameters frozen (their gradients would be discarded): the
+    trained weights are bit-identical to computing those gradients."""
+    import contextlib
+
+    from vasis.train import loop
+    train(tiny(model, iters=2), tmp_path / "frozen", progress=False)
+    monkeypatch.setattr(loop, "_frozen", lambda ctx, net: contextlib.nullcontext())
+    train(tiny(model, iters=2), tmp_path / "plain", progress=False)
+    (_, sa), (_, sb) = load_latest(tmp_path / "frozen"), load_latest(tmp_path / "plain")
+    for key in ("generator", "discriminator"):
+        for k, v in sa[key].items():
+            assert torch.equal(v, sb[key][k]), (key, k)

@@ -112,6 +112,22 @@ def _update(ctx: StepContext, net: str, losses: dict, step: int) -> None:
         _backward_step(sum(losses.values()), ctx.opt_d, ctx.scaler_d)
 
 
+@contextlib.contextmanager
+def _frozen(ctx: StepContext, net: nn.Module):
+    """``net``'s parameters do not require grad inside (the G step's D): its weight gradients
+    would be set to None before D's own step anyway, so the G gradients are the same numbers
+    and the backward skips D's weight-gradient convs. Not under DDP, whose reducer expects a
+    gradient for every parameter in every backward."""
+    params = [] if ctx.env.enabled else [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def _fresh_fake(ctx: StepContext, label):
     """A new fake batch for the D step, without a graph (as the official code regenerates it)."""
     with torch.no_grad(), ctx.autocast():
@@ -123,7 +139,7 @@ def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     n = real.shape[0]
     # -- generator step
     ctx.opt_g.zero_grad(set_to_none=True)
-    with ctx.autocast():
+    with ctx.autocast(), _frozen(ctx, ctx.d):
         fake = ctx.g(label)
         pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         g_losses = spade_generator_losses(pred_fake, pred_real, ctx.loss_cfg, fake=fake, real=real,
@@ -149,7 +165,7 @@ def oasis_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     label, real = model_inputs(ctx, batch)
     # -- generator step
     ctx.opt_g.zero_grad(set_to_none=True)
-    with ctx.autocast():
+    with ctx.autocast(), _frozen(ctx, ctx.d):
         fake = ctx.g(label)
         g_losses = oasis_generator_losses(ctx.d(fake), label, ctx.loss_cfg, ctx.dontcare_channel,
                                           fake=fake, real=real, vgg=ctx.vgg)
