@@ -293,13 +293,15 @@ def run_cpu(args) -> int:
           f"reference alternating; ms per iteration; ratio = reference / suite (> 1: suite "
           f"faster); peak = peak tensor memory of one iteration beyond the held state, MiB "
           f"(torch.profiler)")
+    if args.fast:
+        print(f"suite with the opt-in {', '.join(args.fast)} (not the reference's fp32 maths)")
     head = f"{'model':<10}{'suite':>9}{'ref':>9}{'ratio':>7}{'peak':>7}{'ref pk':>7}"
     if args.setting == "scenes":
         head += f"{'G fwd':>8}{'ref fwd':>8}{'ratio':>7}"
     print(head)
     rows = []
     for m in models:
-        case = Case(m, args.setting, args.ngf)
+        case = Case(m, args.setting, args.ngf, {k: True for k in args.fast})
         t = alternate({"suite": case.suite_step, "ref": case.ref_step}, args.repeats, args.clock)
         mem_s = peak_rise_mib(case.suite_step)
         mem_r = peak_rise_mib(case.ref_step)
@@ -330,13 +332,21 @@ VARIANTS = {"fp32": {}, "amp": {"amp": True}, "channels_last": {"channels_last":
             "compile": {"compile": True}}
 
 
-def _cuda_case(model, dataset, h, w, options, warmup, iters):
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _cuda_case(model, dataset, h, w, options, warmup, iters, device="cuda", g_over=None,
+               d_over=None):
+    """(it/s, peak MiB) of ``iters`` suite iterations after ``warmup``; ``device``, ``g_over``
+    and ``d_over`` let a CPU smoke run use the same code at tiny widths."""
     from vasis.presets import build_generator
     from vasis.train.speed import SpeedOptions, apply_speed
-    dev = torch.device("cuda")
+    dev = torch.device(device)
     torch.manual_seed(0)
-    g = build_generator(model, dataset, height=h, width=w).to(dev).train()
-    d = build_discriminator(model, dataset, height=h, width=w).to(dev)
+    g = build_generator(model, dataset, height=h, width=w, **(g_over or {})).to(dev).train()
+    d = build_discriminator(model, dataset, height=h, width=w, **(d_over or {})).to(dev)
     r = recipe(model, dataset)
     sp = SpeedOptions(**options)
     env = DistEnv(device=dev)
@@ -345,12 +355,11 @@ def _cuda_case(model, dataset, h, w, options, warmup, iters):
     opt_d = torch.optim.Adam(d.parameters(), lr=r.lr_d, betas=(r.beta1, r.beta2),
                              **sp.adam_kwargs(dev))
     gw, dw = apply_speed(g, d, sp)
-    amp = sp.amp_dtype(dev) is not None
     oasis = model in ("oasis", "va-oasis")
     ctx = StepContext(family=r.family, space=vasis.label_space(dataset), g=gw, d=dw, g_raw=g,
                       opt_g=opt_g, opt_d=opt_d,
-                      scaler_g=torch.amp.GradScaler("cuda", enabled=amp),
-                      scaler_d=torch.amp.GradScaler("cuda", enabled=amp),
+                      scaler_g=torch.amp.GradScaler(dev.type, enabled=sp.uses_scaler(dev)),
+                      scaler_d=torch.amp.GradScaler(dev.type, enabled=sp.uses_scaler(dev)),
                       loss_cfg=loss_config(model, dataset, lambda_vgg=0.0), env=env,
                       ema=new_ema(g) if oasis else None, ema_decay=r.ema_decay,
                       dontcare_channel=oasis_dontcare_channel(dataset) if oasis else None,
@@ -358,14 +367,16 @@ def _cuda_case(model, dataset, h, w, options, warmup, iters):
     batch = _batch(model, dataset, h, w, 1)
     for i in range(warmup):
         iteration(ctx, batch, i + 1)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    _sync(dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for i in range(iters):
         iteration(ctx, batch, warmup + i + 1)
-    torch.cuda.synchronize()
+    _sync(dev)
     dt = time.perf_counter() - t
-    return iters / dt, torch.cuda.max_memory_allocated() / 2 ** 20
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if dev.type == "cuda" else float("nan")
+    return iters / dt, peak
 
 
 def run_cuda(args) -> int:
@@ -422,6 +433,8 @@ def main(argv=None) -> int:
     p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                    help="CPU: 'cpu' = process CPU time (steadier on a shared machine; use "
                         "--threads 1)")
+    p.add_argument("--fast", nargs="+", default=[], choices=("amp", "channels_last", "compile"),
+                   help="CPU: run the suite side with these opt-in fast paths")
     p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     p.add_argument("--warmup", type=int, default=3, help="CUDA: untimed iterations per case")
     p.add_argument("--iters", type=int, default=5, help="CUDA: timed iterations per case")
