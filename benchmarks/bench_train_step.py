@@ -257,23 +257,32 @@ class Case:
                 for k, v in self.ref_ema.items():
                     v.copy_(v * decay + self.sd[k].detach() * (1 - decay))
 
-    # -- generator forward alone (integer label maps in, as a user calls it)
+    # -- generator forward alone (integer label maps in, as a user calls it), eval mode
     def forward_fns(self):
+        """(suite, reference) no-grad eval-mode forwards from integer label maps; each side
+        includes its input encoding (the suite's checks + one-hot, the official one-hot)."""
+        import dataclasses
         g = self.g
         b = self.batch
+        o = dataclasses.replace(self.o, training=False)
         z = torch.randn(b["label"].shape[0], self.z_dim) if self.z_dim else None
         if self.oasis:
-            ours = lambda: g(b["label"], z=z)  # noqa: E731
+            call = lambda: g(b["label"], z=z)  # noqa: E731
         else:
-            ours = lambda: g(b["label"], instance=b.get("instance"))  # noqa: E731
-        ref = lambda: official_forward(self.sd, self.o, self._ref_input(), z=z)  # noqa: E731
+            call = lambda: g(b["label"], instance=b.get("instance"))  # noqa: E731
 
-        def no_grad(fn):
-            def run():
+        def ours():
+            g.eval()
+            try:
                 with torch.no_grad():
-                    fn()
-            return run
-        return no_grad(ours), no_grad(ref)
+                    call()
+            finally:
+                g.train()
+
+        def ref():
+            with torch.no_grad():
+                official_forward(self.sd, o, self._ref_input(), z=z)
+        return ours, ref
 
 
 # ------------------------------------------------------------------------------ CPU report
