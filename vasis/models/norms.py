@@ -97,7 +97,9 @@ def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
     the gradient w.r.t. ``actv`` is one sum over 2C channels instead of two sums added, so
     gradients differ at float rounding (~1e-7 relative; the weight gradients ~1e-6).
     """
-    if not _fusable(conv_g, conv_b):
+    # --channels-last (NHWC tensors) and --amp (autocast dtypes) take the modules' own path.
+    if not _fusable(conv_g, conv_b) or not actv.is_contiguous() or \
+            not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
         return conv_g(actv), conv_b(actv)
     padding = conv_g.padding
     if conv_g.padding_mode != "zeros":
