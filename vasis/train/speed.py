@@ -8,10 +8,10 @@ run it always was. What each changes numerically:
   with native bf16 matrix units (AVX512-BF16 / AMX) and may be slower elsewhere. Convs and
   matmuls run in the low precision, norms and losses stay fp32 (autocast's own lists); the
   weights, gradients and Adam state stay fp32. Outputs differ from fp32 at the level of the
-  format's rounding (bf16: about 3 significant digits).
+  format's rounding (bf16: 2-3 significant digits).
 * ``channels_last``: the networks' weights and the input batches are in NHWC memory order. The
   same maths, but other conv kernels (other summation orders): results differ from the default
-  layout at float rounding level (~1e-6 relative), and a resumed run is exact only if it keeps
+  layout at float rounding level, and a resumed run is exact only if it keeps
   the flag.
 * ``compile``: ``torch.compile`` of G and D (the modules the trainer steps; the state dicts and
   checkpoints are those of the plain modules). Fused kernels reorder float operations, so
