@@ -45,8 +45,8 @@ class SpeedOptions:
     def adam_kwargs(self, device: torch.device) -> dict:
         """Keyword arguments of the runs' ``torch.optim.Adam``: always the fused kernel (one
         pass over each parameter instead of torch's default ~7 per-op passes; ~5x faster
-        steps on the CPU). Same update formula; the fused kernel rounds a few elements in a
-        million differently (1 ulp). Not a switch: a run and its resume use it alike."""
+        steps on the CPU). Same update formula; the fused kernel's last bits differ on a few
+        elements. Not a switch: a run and its resume use it alike."""
         return {"fused": True} if device.type in ("cpu", "cuda") else {}
 
 
