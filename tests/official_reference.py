@@ -41,6 +41,7 @@ class Official:
     z_dim: int = 0             # OASIS 3D noise (0 = --no_3dnoise)
     kernel: int = 3            # VASIS --kernel: the blocks' conv_0 / conv_1
     kernel_norm: int = 3       # VASIS --kernel_norm: SPADE's norm convs (zero padding)
+    training: bool = False     # train-mode forward: batch-stat BN, spectral-norm power iteration
 
     def __post_init__(self):
         # VASIS architecture.py asserts --kernel 3 under --pad reflect (the VA runs).
@@ -265,8 +266,17 @@ def oasis_input(label, o: Official):
 
 
 # -- functional pieces ----------------------------------------------------------------------
-def _sn(sd, p):
+def _sn(sd, p, training=False):
     w = sd[p + ".weight_orig"]
+    if training:  # torch's spectral_norm in train mode: one power iteration, v then u, no grad
+        with torch.no_grad():
+            mat = w.reshape(w.shape[0], -1)
+            u, v = sd[p + ".weight_u"], sd[p + ".weight_v"]
+            v.copy_(F.normalize(mat.t() @ u, dim=0, eps=1e-12))
+            u.copy_(F.normalize(mat @ v, dim=0, eps=1e-12))
+            # the graph keeps copies, so the next forward's update leaves a pending backward intact
+            u, v = u.clone(), v.clone()
+        return w / torch.dot(u, w.reshape(w.shape[0], -1) @ v)
     sigma = torch.dot(sd[p + ".weight_u"], w.reshape(w.shape[0], -1) @ sd[p + ".weight_v"])
     return w / sigma
 
@@ -289,9 +299,9 @@ def _plain(sd, p, x, pad="zero"):
     return _conv(x, sd[p + ".weight"], sd.get(p + ".bias"), pad)
 
 
-def _bn(sd, p, x):
+def _bn(sd, p, x, training=False):
     return F.batch_norm(x, sd[p + ".running_mean"], sd[p + ".running_var"], None, None,
-                        training=False, momentum=0.1, eps=1e-5)
+                        training=training, momentum=0.1, eps=1e-5)
 
 
 def _lookup(table, idx):
@@ -318,12 +328,12 @@ def _learned_pos(sd, p, gamma, beta):
 def official_norm(sd, p, x, seg, o: Official, dist=None):
     family = o.family
     if family in ("spade", "oasis"):
-        normalized = _bn(sd, p + (".first_norm" if o.oasis else ".param_free_norm"), x)
+        normalized = _bn(sd, p + (".first_norm" if o.oasis else ".param_free_norm"), x, o.training)
         s = F.interpolate(seg, size=x.shape[2:], mode="nearest")
         a = F.relu(_plain(sd, p + ".mlp_shared.0", s))
         return normalized * (1 + _plain(sd, p + ".mlp_gamma", a)) + _plain(sd, p + ".mlp_beta", a)
     if family in ("va-spade", "va-oasis"):
-        normalized = _bn(sd, p + (".first_norm" if o.oasis else ".param_free_norm"), x)
+        normalized = _bn(sd, p + (".first_norm" if o.oasis else ".param_free_norm"), x, o.training)
         s = F.interpolate(seg, size=x.shape[2:], mode="nearest")
         if family == "va-spade":
             a = F.relu(_plain(sd, p + ".mlp_shared.1", s, "reflect_before"))
@@ -337,7 +347,7 @@ def official_norm(sd, p, x, seg, o: Official, dist=None):
         gamma, beta = torch.cat([gamma, gn], 1), torch.cat([beta, bn], 1)
         return normalized * (1 + gamma) + beta
     # CLADE family
-    normalized = _bn(sd, p + ".param_free_norm", x)
+    normalized = _bn(sd, p + ".param_free_norm", x, o.training)
     s = F.interpolate(seg, size=x.shape[2:], mode="nearest")
     if o.instance:
         inst, s = s[:, -1:], s[:, :-1]
@@ -370,7 +380,7 @@ def _block(sd, name, x, seg, o: Official, dist, learned):
         pad = "zero"
 
     def snconv(p, t, pad):
-        return _conv(t, _sn(sd, p), sd.get(p + ".bias"), pad)
+        return _conv(t, _sn(sd, p, o.training), sd.get(p + ".bias"), pad)
 
     x_s = snconv(name + ".conv_s", official_norm(sd, name + ".norm_s", x, seg, o, dist),
                  "zero") if learned else x

@@ -255,3 +255,49 @@ def test_kernel_switch_parameter_counts_are_exact(model, overrides, count):
     k = overrides.get("block_kernel_size", 3)
     assert gen.fc.kernel_size == gen.conv_img.kernel_size == (3, 3)
     assert gen.up_0.conv_s.kernel_size == (1, 1) and gen.up_0.conv_0.kernel_size == (k, k)
+
+
+def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs():
+    """The SPADE norm computes mlp_gamma and mlp_beta as one stacked conv: the forward is
+    bit-identical to two module calls, and a conv with a forward hook (complexity counters)
+    makes the norm call the modules again."""
+    from vasis.models.norms import _gamma_beta
+    torch.manual_seed(0)
+    for padding in ("zeros", "reflect"):
+        g = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
+        b = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
+        x = torch.randn(2, 8, 9, 11)
+        fg, fb = _gamma_beta(g, b, x)
+        assert torch.equal(fg, g(x)) and torch.equal(fb, b(x))
+        seen = []
+        h = g.register_forward_hook(lambda *a: seen.append(1))
+        _gamma_beta(g, b, x)
+        h.remove()
+        assert seen == [1]
+
+
+def test_stacked_conv_gradients_are_autograds_of_the_stacked_conv():
+    """The memory-saving stacked conv gives exactly the gradients autograd gives for one conv
+    with the concatenated weights (and, to rounding, those of two separate convs)."""
+    import torch.nn.functional as F
+    from vasis.models.norms import _gamma_beta
+    torch.manual_seed(0)
+    for padding in ("zeros", "reflect"):
+        g = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
+        b = torch.nn.Conv2d(8, 5, 3, padding=1, padding_mode=padding)
+        x = torch.randn(2, 8, 9, 11, requires_grad=True)
+        up_g, up_b = torch.randn(2, 6, 9, 11), torch.randn(2, 5, 9, 11)
+        fg, fb = _gamma_beta(g, b, x)
+        mine = torch.autograd.grad((fg * up_g).sum() + (fb * up_b).sum(),
+                                   [x, g.weight, b.weight, g.bias, b.bias])
+        xp = F.pad(x, (1,) * 4, mode="reflect") if padding == "reflect" else x
+        out = F.conv2d(xp, torch.cat([g.weight, b.weight]), torch.cat([g.bias, b.bias]),
+                       padding=0 if padding == "reflect" else 1)
+        sg, sb = out.split([6, 5], 1)
+        stacked = torch.autograd.grad((sg * up_g).sum() + (sb * up_b).sum(),
+                                      [x, g.weight, b.weight, g.bias, b.bias])
+        two = torch.autograd.grad((g(x) * up_g).sum() + (b(x) * up_b).sum(),
+                                  [x, g.weight, b.weight, g.bias, b.bias])
+        for m, s, t in zip(mine, stacked, two):
+            assert torch.equal(m, s)
+            assert torch.allclose(m, t, rtol=1e-5, atol=1e-5)

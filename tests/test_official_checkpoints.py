@@ -272,3 +272,38 @@ def test_missing_file_names_path_and_usual_locations(tmp_path):
     msg = str(e.value)
     assert str(path) in msg
     assert "checkpoints/<name>/latest_net_G.pth" in msg and "models/best_EMA.pth" in msg
+
+
+@pytest.mark.parametrize("model", ["spade", "va-spade", "oasis"])
+def test_train_mode_matches_the_official_training_forward(model):
+    """In train mode (batch-statistics BN, one spectral-norm power iteration per forward) the
+    suite generator and the reference's training path (``Official(training=True)``, used by
+    benchmarks/bench_train_step.py) agree in the output, the gradients and the updated
+    buffers (BN running statistics, spectral-norm u)."""
+    import copy
+
+    o = official_options(model, "scenes", 128, 128, ngf=8, hidden=16)
+    o.training = True
+    sd = random_state_dict(official_spec(o), seed=0)
+    gen = vasis.load_official(copy.deepcopy(sd), model, "scenes").train()
+    ref_sd = {k: (v.clone().requires_grad_(True) if k.endswith("conv_0.weight_orig") else v.clone())
+              for k, v in sd.items()}
+    label, instance = label_maps(2, 128, 128, 7, False, 0)
+    z = torch.randn(2, o.z_dim) if o.z_dim else None
+    if o.oasis:
+        ours, ref = gen(label, z=z), official_forward(ref_sd, o, oasis_input(label, o), z=z)
+    else:
+        ours, ref = gen(label), official_forward(ref_sd, o, spade_input(label, instance, o))
+    assert (ours - ref).abs().max().item() < 1e-5
+    ours.square().mean().backward()
+    ref.square().mean().backward()
+    name = "body.1" if o.oasis else "up_0"
+    mine = getattr(gen.get_submodule(name).conv_0, "weight_orig").grad
+    theirs = ref_sd[f"{name}.conv_0.weight_orig"].grad
+    assert torch.allclose(mine, theirs, rtol=1e-4, atol=1e-7)
+    block = gen.get_submodule(name)
+    assert torch.allclose(block.conv_0.weight_u, ref_sd[f"{name}.conv_0.weight_u"], atol=1e-6)
+    assert not torch.allclose(block.conv_0.weight_u, sd[f"{name}.conv_0.weight_u"], atol=1e-6)
+    bn = "first_norm" if o.oasis else "param_free_norm"
+    assert torch.allclose(block.norm_0.param_free_norm.running_mean,
+                          ref_sd[f"{name}.norm_0.{bn}.running_mean"], atol=1e-6)

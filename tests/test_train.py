@@ -433,3 +433,48 @@ def test_check_images_full_finds_damage_the_file_end_does_not_show(tmp_path, cap
     assert main([*args, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(bad) in err and "training stopped at step" in err, err
+
+
+@pytest.mark.parametrize("model", ["va-spade", "oasis"])
+def test_opt_in_fast_paths_train_and_stay_close_to_fp32(model, tmp_path):
+    """--channels-last and --amp (bf16 on the CPU) train; with channels_last the first G loss
+    terms (computed before any update) stay at rounding distance from the default layout, with
+    bf16 at bf16 distance; the checkpoints keep the plain layout and names."""
+    base, nhwc = tmp_path / "base", tmp_path / "nhwc"
+    train(tiny(model, iters=1), base, progress=False)
+    train(tiny(model, iters=1, channels_last=True), nhwc, progress=False)
+    res = train(tiny(model, iters=1, amp=True), tmp_path / "amp", progress=False)
+    assert all(np.isfinite(v) for v in res.last_losses.values())
+    (_, sa), (_, sb) = load_latest(base), load_latest(nhwc)
+    assert sa["generator"].keys() == sb["generator"].keys()
+    g_terms = ("G_adv",) if model == "oasis" else ("GAN", "GAN_Feat")
+    ref, fast, bf16 = (read_losses(d)[0] for d in (base, nhwc, tmp_path / "amp"))
+    for k in g_terms:
+        assert fast[k] == pytest.approx(ref[k], rel=1e-4, abs=1e-6), k
+        assert bf16[k] == pytest.approx(ref[k], rel=5e-2, abs=1e-3), k
+    assert any(bf16[k] != ref[k] for k in g_terms)  # autocast did run in bf16
+
+
+def test_fast_path_flags_reach_the_run_settings(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--model", "spade", "--out", str(out), "--iters", "1",
+                 "--n-train", "4", "--batch-size", "2", "--channels-last", "--amp",
+                 *CLI_TINY]) == 0
+    saved = json.loads((out / "run.json").read_text())["settings"]
+    assert saved["channels_last"] and saved["amp"] and not saved["compile"]
+
+
+@pytest.mark.parametrize("model", ["spade", "oasis"])
+def test_freezing_d_in_the_g_step_changes_no_number(model, tmp_path, monkeypatch):
+    """The G step runs D with its parameters frozen (their gradients would be discarded): the
+    trained weights are bit-identical to computing those gradients."""
+    import contextlib
+
+    from vasis.train import loop
+    train(tiny(model, iters=2), tmp_path / "frozen", progress=False)
+    monkeypatch.setattr(loop, "_frozen", lambda ctx, net: contextlib.nullcontext())
+    train(tiny(model, iters=2), tmp_path / "plain", progress=False)
+    (_, sa), (_, sb) = load_latest(tmp_path / "frozen"), load_latest(tmp_path / "plain")
+    for key in ("generator", "discriminator"):
+        for k, v in sa[key].items():
+            assert torch.equal(v, sb[key][k]), (key, k)

@@ -53,7 +53,16 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=count(0), default=None, help="seed (default 0)")
     p.add_argument("--n-train", type=count(1), default=None, help="built-in scenes: training scenes (1000)")
     p.add_argument("--workers", type=count(0), default=None, help="data loader workers (default 0)")
-    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only; ignored on CPU)")
+    fast = p.add_argument_group("opt-in fast paths (each changes results at rounding level; "
+                                "without them a CPU run and its resume are bit-exact)")
+    fast.add_argument("--amp", action="store_true",
+                      help="mixed precision: fp16 autocast + GradScaler on CUDA, bf16 autocast "
+                           "on the CPU (pays off with AVX512-BF16/AMX, may be slower without)")
+    fast.add_argument("--channels-last", action="store_true", default=None,
+                      help="NHWC memory format for the networks and batches (other conv kernels)")
+    fast.add_argument("--compile", action="store_true", default=None,
+                      help="torch.compile G and D (first iterations pay the compile time; on "
+                           "the CPU it needs a C++ compiler)")
     p.add_argument("--device", default=None, help="cuda / cpu (default: cuda if available)")
     p.add_argument("--threads", type=count(1), default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -142,12 +151,16 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    # Untrained nets produce denormal floats (~1e-40), which x86 CPUs compute with up to ~50x
+    # slower; flushed to zero they change nothing a loss can see (as analysis.main_job does).
+    torch.set_flush_denormal(True)
     if args.dataset is not None:
         from ..data.folders import known_dataset
         known_dataset(args.dataset)
     updates = {"iters": args.iters, "epochs": args.epochs, "ckpt_every": args.ckpt_every,
                "log_every": args.log_every, "sample_every": args.sample_every,
-               "num_workers": args.workers}
+               "num_workers": args.workers, "channels_last": args.channels_last,
+               "compile": args.compile}
     updates = {k: v for k, v in updates.items() if v is not None}
 
     def started(run_dir, settings, is_main):

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import conv2d
-from .norms import ConditionalNorm
+from .norms import ConditionalNorm, class_ids
 
 
 class ConditionalResBlock(nn.Module):
@@ -55,11 +55,20 @@ class ConditionalResBlock(nn.Module):
         pad = conv.kernel_size[0] // 2
         return F.pad(x, (pad,) * 4, mode="reflect") if pad else x
 
-    def forward(self, x, seg, relative=None):
+    def forward(self, x, seg, relative=None, classes=None):
+        """``seg`` (and ``relative``) at any size or already at x's (see ConditionalNorm);
+        ``classes``: the class-id map at x's size, shared by the three norms, if known."""
+        if seg.shape[2:] != x.shape[2:]:  # one resize for the block's norms, not one each
+            seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
+            classes = None
+        if classes is None and self.norm_0.needs_classes:
+            classes = class_ids(seg, self.norm_0.semantic)
+        if relative is not None and relative.shape[2:] != x.shape[2:]:
+            relative = F.interpolate(relative, size=x.shape[2:], mode="nearest")
         if self.learned_shortcut:
-            x_s = self.conv_s(self.norm_s(x, seg, relative))
+            x_s = self.conv_s(self.norm_s(x, seg, relative, classes))
         else:
             x_s = x
-        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative)))
-        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative)))
+        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative, classes)))
+        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative, classes)))
         return x_s + dx

@@ -56,12 +56,13 @@ class StepContext:
     ema: nn.Module | None = None
     ema_decay: float | None = None
     dontcare_channel: int | None = None
-    amp: bool = False
+    amp_dtype: torch.dtype | None = None   # autocast dtype (fp16 CUDA, bf16 CPU), None: fp32
+    channels_last: bool = False            # move input batches to NHWC (see vasis.train.speed)
     extra: dict = field(default_factory=dict)
 
     def autocast(self):
-        if self.amp and self.env.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
+        if self.amp_dtype is not None:
+            return torch.autocast(self.env.device.type, dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
 
@@ -89,7 +90,10 @@ def model_inputs(ctx: StepContext, batch: dict):
         label = batch_input({"label": batch["label"]}, ctx.space, with_instance=False)
     else:
         label = batch_input(batch, ctx.space)
-    return label.to(dev, non_blocking=True), real
+    label = label.to(dev, non_blocking=True)
+    if ctx.channels_last:
+        return label.to(memory_format=torch.channels_last), real.to(memory_format=torch.channels_last)
+    return label, real
 
 
 def _split_pred(pred, n: int):
@@ -108,6 +112,22 @@ def _update(ctx: StepContext, net: str, losses: dict, step: int) -> None:
         _backward_step(sum(losses.values()), ctx.opt_d, ctx.scaler_d)
 
 
+@contextlib.contextmanager
+def _frozen(ctx: StepContext, net: nn.Module):
+    """``net``'s parameters do not require grad inside (the G step's D): its weight gradients
+    would be set to None before D's own step anyway, so the G gradients are the same numbers
+    and the backward skips D's weight-gradient convs. Not under DDP, whose reducer expects a
+    gradient for every parameter in every backward."""
+    params = [] if ctx.env.enabled else [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def _fresh_fake(ctx: StepContext, label):
     """A new fake batch for the D step, without a graph (as the official code regenerates it)."""
     with torch.no_grad(), ctx.autocast():
@@ -119,7 +139,7 @@ def spade_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     n = real.shape[0]
     # -- generator step
     ctx.opt_g.zero_grad(set_to_none=True)
-    with ctx.autocast():
+    with ctx.autocast(), _frozen(ctx, ctx.d):
         fake = ctx.g(label)
         pred_fake, pred_real = _discriminate_pair(ctx, label, fake, real, n)
         g_losses = spade_generator_losses(pred_fake, pred_real, ctx.loss_cfg, fake=fake, real=real,
@@ -145,7 +165,7 @@ def oasis_iteration(ctx: StepContext, batch: dict, step: int) -> dict[str, float
     label, real = model_inputs(ctx, batch)
     # -- generator step
     ctx.opt_g.zero_grad(set_to_none=True)
-    with ctx.autocast():
+    with ctx.autocast(), _frozen(ctx, ctx.d):
         fake = ctx.g(label)
         g_losses = oasis_generator_losses(ctx.d(fake), label, ctx.loss_cfg, ctx.dontcare_channel,
                                           fake=fake, real=real, vgg=ctx.vgg)

@@ -33,6 +33,7 @@ from .ema import new_ema, refreshed_copy
 from .loop import NonFiniteLossError, StepContext, iteration, model_inputs
 from .monitor import RunLog, sample_grid, variation_metrics
 from .recipes import TrainRecipe, recipe as make_recipe
+from .speed import SpeedOptions, apply_speed
 from .stop import StopOnSignals, TrainingStopped
 from ..data import DatasetError
 from ..errors import UserError, MissingFileError, ExistsError
@@ -40,7 +41,7 @@ from ..presets import discriminator_config, generator_config
 
 # Settings a resume may change; everything else comes from the checkpoint.
 RESUME_UPDATABLE = ("iters", "epochs", "ckpt_every", "log_every", "sample_every", "keep",
-                    "tensorboard", "num_workers")
+                    "tensorboard", "num_workers", "compile", "channels_last")
 
 
 @dataclass
@@ -66,7 +67,9 @@ class RunSettings:
     sample_every: int = 500
     keep: int = 2
     n_train: int | None = None      # built-in scenes: how many training scenes (default 1000)
-    amp: bool = False               # CUDA only
+    amp: bool = False               # autocast: fp16 + GradScaler on CUDA, bf16 on the CPU
+    channels_last: bool = False     # NHWC networks and batches (see vasis.train.speed)
+    compile: bool = False           # torch.compile of G and D
     tensorboard: bool = True
     num_workers: int | None = None
 
@@ -171,6 +174,9 @@ class Trainer:
         family = self.recipe.family
         self.ema = new_ema(self.g_raw) if family == "oasis" and self.recipe.ema_decay is not None else None
         self.g_raw = convert_sync_bn(self.g_raw, dev)
+        self.speed = SpeedOptions(amp=s.amp, channels_last=s.channels_last, compile=s.compile)
+        if self.speed.channels_last:  # before the optimisers and DDP see the parameters
+            apply_speed(self.g_raw, self.d_raw, replace(self.speed, compile=False))
         if env.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [dev.index] if dev.type == "cuda" else None
@@ -178,15 +184,20 @@ class Trainer:
             self.d = DDP(self.d_raw, device_ids=ids)
         else:
             self.g, self.d = self.g_raw, self.d_raw
+        if self.speed.compile:
+            self.g, self.d = torch.compile(self.g), torch.compile(self.d)
 
         r = self.recipe
-        self.opt_g = torch.optim.Adam(self.g_raw.parameters(), lr=r.lr_g, betas=(r.beta1, r.beta2))
-        self.opt_d = torch.optim.Adam(self.d_raw.parameters(), lr=r.lr_d, betas=(r.beta1, r.beta2))
+        adam = self.speed.adam_kwargs(dev)
+        self.opt_g = torch.optim.Adam(self.g_raw.parameters(), lr=r.lr_g, betas=(r.beta1, r.beta2),
+                                      **adam)
+        self.opt_d = torch.optim.Adam(self.d_raw.parameters(), lr=r.lr_d, betas=(r.beta1, r.beta2),
+                                      **adam)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, r.lr_factor)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, r.lr_factor)
-        amp = bool(s.amp and dev.type == "cuda")
-        self.scaler_g = torch.amp.GradScaler(dev.type, enabled=amp)
-        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=amp)
+        scaled = self.speed.uses_scaler(dev)
+        self.scaler_g = torch.amp.GradScaler(dev.type, enabled=scaled)
+        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=scaled)
 
         loss_kw = dict(s.loss)
         if not r.use_vgg:
@@ -200,7 +211,8 @@ class Trainer:
             family=family, space=self.space, g=self.g, d=self.d, g_raw=self.g_raw,
             opt_g=self.opt_g, opt_d=self.opt_d, scaler_g=self.scaler_g, scaler_d=self.scaler_d,
             loss_cfg=self.loss_cfg, env=env, vgg=vgg, ema=self.ema, ema_decay=r.ema_decay,
-            dontcare_channel=oasis_dontcare_channel(preset) if family == "oasis" else None, amp=amp)
+            dontcare_channel=oasis_dontcare_channel(preset) if family == "oasis" else None,
+            amp_dtype=self.speed.amp_dtype(dev), channels_last=self.speed.channels_last)
 
         self.step = self.epoch = self.batch = 0
         self.total_steps = s.iters if s.iters is not None else r.epochs * self.stream.steps_per_epoch
