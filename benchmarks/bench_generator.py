@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 import vasis  # noqa: E402
 from official_reference import official_forward, official_spec, random_state_dict  # noqa: E402
-from test_official_checkpoints import label_maps, official_options  # noqa: E402
+from official_reference import official_options  # noqa: E402
+from test_official_checkpoints import label_maps  # noqa: E402
 
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 

@@ -54,7 +54,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import vasis  # noqa: E402
 from official_reference import (oasis_input, official_forward, official_spec,  # noqa: E402
                                 random_state_dict, spade_input)
-from test_official_checkpoints import label_maps, official_options  # noqa: E402
+from official_reference import official_options  # noqa: E402
+from test_official_checkpoints import label_maps  # noqa: E402
 from vasis.losses import (loss_config, oasis_discriminator_losses,  # noqa: E402
                           oasis_dontcare_channel, oasis_generator_losses,
                           spade_discriminator_losses, spade_generator_losses)
