@@ -57,6 +57,7 @@ from . import metrics
 from .figures import trained_figures
 from .recorder import calibrate
 from .report import REPO, link, md_table, relative
+from .cpu import all_cores
 from .runs import check_run_dir, last_losses, train_or_reuse
 from .study import TINY, TINY_DISCRIMINATOR
 
@@ -253,7 +254,8 @@ def run_training(tcfg: TrainConfig, seed: int, out: Path, figdir: Path,
     runs = {}
     for model in tcfg.models:
         run_dir = run_dir_of(out, model)
-        info = train_or_reuse(tcfg.settings(model, seed), run_dir, progress)
+        with all_cores():
+            info = train_or_reuse(tcfg.settings(model, seed), run_dir, progress)
         info["losses"] = last_losses(run_dir)
         runs[model] = info
 
