@@ -34,7 +34,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -46,12 +46,20 @@ from analysis.report import md_table
 from analysis.runs import train_or_reuse
 from analysis.study import TINY, TINY_DISCRIMINATOR
 from vasis.atomic import atomic_write_text
+from vasis.complexity import complexity
+from vasis.data.folders import canonical_name
 from vasis.errors import UserError
+from vasis.metrics import default_weights_path, load_segmenter, weights_label
+from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
+from vasis.metrics.fid import file_sha256 as fid_file_sha256
+from vasis.metrics.image_sets import compare, open_set
+from vasis.metrics.image_sets import fid_note as fid_note_text
+from vasis.presets import DATASETS
 from vasis.train import RunSettings
 from vasis.train.generate import EncodedBatches, load_generator, sample_images
+from vasis.train.load import read_generator_file
 
 NA_FID = "n/a (weights missing: {path})"
-PRDC_FIELDS = ("precision", "recall", "density", "coverage")   # vasis.metrics.density_coverage
 MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
 
 
@@ -218,8 +226,7 @@ def file_sha256(path) -> str:
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        from vasis.metrics.fid import file_sha256 as _sha256
-        _HASHES[key] = _sha256(path)
+        _HASHES[key] = fid_file_sha256(path)
     return _HASHES[key]
 
 
@@ -236,7 +243,6 @@ class GivenCheckpoint:
 def read_checkpoints(specs: dict[str, str], trust: bool = False) -> dict[str, GivenCheckpoint]:
     """Every given checkpoint read (``weights_only=True`` unless ``trust``) before anything is
     computed or written, so a bad file stops the run with one line and nothing written."""
-    from vasis.train.load import read_generator_file
     out = {}
     for key, spec in specs.items():
         try:
@@ -280,9 +286,6 @@ class Context:
     def cell_scope(self, model: str, setting: str) -> dict:
         """Everything besides (experiment, model, setting, metric) that determines a cell: a
         cell computed under another scope is never shown (see :class:`ResultStore`)."""
-        from dataclasses import asdict
-        from vasis.metrics import default_weights_path
-
         def file_id(path):
             if path is None:
                 return None
@@ -302,8 +305,6 @@ class Context:
     def train_size(self) -> tuple[int, int]:
         if self.dataset == "scenes":
             return self.scale.size
-        from vasis.presets import DATASETS
-        from vasis.data.folders import canonical_name
         p = DATASETS[canonical_name(self.dataset)]
         h = self.scale.size[0]
         return (h, int(round(h * p.width / p.height)))
@@ -390,8 +391,6 @@ class Context:
     def _prdc(self, fake: torch.Tensor, size) -> dict:
         """Precision / recall / density / coverage (k = 5) of ``fake`` against the real images
         of the same evaluation maps (equal N), on the FID features."""
-        from vasis.metrics.density_coverage import min_images
-        from vasis.metrics.image_sets import compare, open_set
         net = self.fid_model()
         if isinstance(net, str):
             return {f: net for f in PRDC_FIELDS}
@@ -404,20 +403,17 @@ class Context:
 
     def fid_note(self) -> str:
         """Weights and N of the FID cells, and the small-N bias (every table with FID)."""
-        from vasis.metrics import weights_label
-        from vasis.metrics.image_sets import fid_note
         net = self.fid_model()
         n = self.scale.eval_images
         ref = (f"the first {n} scenes of the split (N = {n})" if self.dataroot is None
                else "all images of the split")
-        return fid_note(net if isinstance(net, str) else weights_label(net), n, ref) + (
+        return fid_note_text(net if isinstance(net, str) else weights_label(net), n, ref) + (
             " Cells kept in results.json keep the weights they were computed with.")
 
     def segmenter(self):
         """A segmenter for ``self.dataset``, or a string saying why there is none."""
         if self._seg is not None:
             return self._seg
-        from vasis.metrics import load_segmenter
         if self.segmenter_spec:
             self._seg = load_segmenter(self.segmenter_spec, device=self.device)
         elif self.dataset != "scenes":
@@ -490,7 +486,6 @@ class Context:
     def complexity(self, model: str, dataset: str, overrides: dict | None = None) -> dict:
         """Generator / discriminator params (M) and GMac at ``dataset``'s preset resolution
         (meta device)."""
-        from vasis.complexity import complexity
         r = complexity(model, dataset, **(overrides or {}))
         return {"G params (M)": r["generator_params"] / 1e6,
                 "G GMac": r["generator_macs"] / 1e9,
