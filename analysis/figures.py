@@ -234,8 +234,19 @@ def all_figures(summary, profiles, layouts, images, cfg, figdir: Path) -> dict:
     return out
 
 
-SOURCE_STYLE = {"data": dict(color="0.45", label="data"), "spade": dict(color="tab:red", label="SPADE"),
-                "va-spade": dict(color="tab:blue", label="VA-SPADE")}
+# The one palette of sources: baselines in warm colours, their VA versions in cool ones.
+SOURCE_STYLE = {"data": dict(color="0.45", label="data"),
+                "spade": dict(color="tab:red", label="SPADE"),
+                "va-spade": dict(color="tab:blue", label="VA-SPADE"),
+                "clade": dict(color="tab:orange", label="CLADE"),
+                "va-clade": dict(color="tab:cyan", label="VA-CLADE"),
+                "oasis": dict(color="tab:brown", label="OASIS"),
+                "va-oasis": dict(color="tab:purple", label="VA-OASIS")}
+
+
+def source_label(name: str) -> str:
+    """The display name of a model preset or 'data'."""
+    return SOURCE_STYLE.get(name, dict(label=name))["label"]
 
 
 def trained_variation_figure(table, distance: int):

@@ -179,8 +179,11 @@ def _plain(value):
 # ------------------------------------------------------------------------------ scales
 @dataclass(frozen=True)
 class Scale:
-    """Sizes of the CPU runs: training, evaluation and segmenter."""
+    """Sizes of the CPU runs: training, evaluation and segmenter. ``name`` names the runs'
+    folder (``RUNS/<dataset>-<name>[-seed<k>]``); ``ckpt_every`` (default: ``iters``) and
+    ``keep`` set which checkpoints a run keeps (the trained study's learning curves read them)."""
 
+    name: str = "cpu"
     size: tuple[int, int] = (64, 64)
     generator: dict = field(default_factory=lambda: {"ngf": 8, "hidden": 16})
     discriminator: dict = field(default_factory=lambda: {"ndf": 8, "num_d": 1})
@@ -191,10 +194,12 @@ class Scale:
     samples: int = 2              # samples per layout for figures / diversity
     seg_steps: int = 200
     seg_images: int = 200
+    ckpt_every: int | None = None
+    keep: int = 1
 
 
 DEFAULT = Scale()
-QUICK = Scale(generator=dict(TINY), discriminator=dict(TINY_DISCRIMINATOR),
+QUICK = Scale(name="quick", generator=dict(TINY), discriminator=dict(TINY_DISCRIMINATOR),
               iters=1, batch_size=2, n_train=4, eval_images=4, samples=2, seg_steps=20,
               seg_images=16)
 
@@ -260,7 +265,7 @@ class Context:
     def __init__(self, out, *, dataset: str = "scenes", dataroot=None, checkpoints=None,
                  quick: bool = False, runs=None, fid_weights=None, segmenter=None,
                  device: str = "cpu", seed: int = 0, log: Callable[[str], None] | None = print,
-                 trust: bool = False):
+                 trust: bool = False, scale: Scale | None = None, progress: bool = False):
         # Nothing is created here: the output folder appears with the first finished cell.
         self.out = Path(out)
         self.runs = Path(runs) if runs is not None else self.out / "runs"
@@ -269,7 +274,8 @@ class Context:
         self.checkpoints = dict(checkpoints or {})
         self.given = read_checkpoints(self.checkpoints, trust=trust)
         self.quick = quick
-        self.scale = QUICK if quick else DEFAULT
+        self.scale = scale or (QUICK if quick else DEFAULT)
+        self.progress = progress
         self.fid_weights = fid_weights
         self.segmenter_spec = segmenter
         self.device = device
@@ -328,24 +334,31 @@ class Context:
         self._gens[key] = gen
         return gen
 
-    def _train(self, model: str, overrides: dict):
+    def run_settings(self, model: str, overrides: dict | None = None) -> RunSettings:
+        """The settings of the short training run of ``model`` with ``overrides``."""
         s = self.scale
-        settings = RunSettings(
+        return RunSettings(
             model, self.dataset, dataroot=self.dataroot, size=self.train_size(),
-            generator={**s.generator, **overrides}, discriminator=dict(s.discriminator),
+            generator={**s.generator, **(overrides or {})}, discriminator=dict(s.discriminator),
             recipe={"batch_size": s.batch_size, "use_vgg": False, "ema_refresh_batches": 1},
             n_train=s.n_train if self.dataset == "scenes" else None, iters=s.iters,
-            seed=self.seed, log_every=max(1, s.iters), sample_every=0, ckpt_every=s.iters,
-            keep=1, tensorboard=False)
-        # The run folder names everything the run depends on besides the scale preset, so a
-        # run of another seed or data folder is never taken for this one.
-        tag = "quick" if self.quick else "cpu"
+            seed=self.seed, log_every=max(1, min(50, s.iters)), sample_every=0,
+            ckpt_every=s.ckpt_every or s.iters, keep=s.keep, tensorboard=False)
+
+    def run_dir(self, model: str, overrides: dict | None = None) -> Path:
+        """The folder of that run. Its name holds everything the run depends on besides the
+        scale, so a run of another seed or data folder is never taken for this one."""
+        tag = self.scale.name
         if self.seed:
             tag += f"-seed{self.seed}"
         if self.dataroot:
             tag += "-" + hashlib.sha1(os.path.abspath(self.dataroot).encode()).hexdigest()[:8]
-        run_dir = self.runs / f"{self.dataset}-{tag}" / _slug(model, overrides)
-        info = train_or_reuse(settings, run_dir, progress=False, device=self.device)
+        return self.runs / f"{self.dataset}-{tag}" / _slug(model, dict(overrides or {}))
+
+    def _train(self, model: str, overrides: dict):
+        run_dir = self.run_dir(model, overrides)
+        info = train_or_reuse(self.run_settings(model, overrides), run_dir,
+                              progress=self.progress, device=self.device)
         if info["status"] != "reused":
             self.log(f"[{model}{' ' + str(overrides) if overrides else ''}] {info['status']} to "
                      f"step {info['step']} in {info['seconds']:.1f} s -> {run_dir}")
@@ -368,6 +381,11 @@ class Context:
             self._labels[size] = (labels, inst)
             self._real[size] = torch.stack([it["image"] for it in items])   # for PRDC
         return self._labels[size]
+
+    def real_images(self, size: tuple[int, int]) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1]: the real images of :meth:`eval_data`'s label maps."""
+        self.eval_data(size)
+        return self._real[tuple(int(v) for v in size)]
 
     def generate(self, gen, labels: torch.Tensor, instance=None, seed: int = 0,
                  batch_size: int = 8) -> torch.Tensor:

@@ -74,6 +74,9 @@ def bad_files(root: Path) -> dict[str, str]:
     (root / "mainout" / "train" / "spade").mkdir(parents=True)  # not a training run
     (root / "mainout" / "train" / "spade" / "notes.txt").write_text("mine\n")
     files["mainout"] = str(root / "mainout")
+    (root / "studyout" / "runs" / "scenes-study-quick" / "spade").mkdir(parents=True)
+    (root / "studyout" / "runs" / "scenes-study-quick" / "spade" / "notes.txt").write_text("mine\n")
+    files["studyout"] = str(root / "studyout")
     # fid: image folders (two images, one image, one file that is no image), .npz statistics
     for name, count in (("img_two", 2), ("img_one", 1)):
         (root / name).mkdir()
@@ -221,6 +224,23 @@ ROWS_CORE = [
     ("fid-save-stats-exists", ["fid", "{img_two}", "{img_two}", "--save-stats", "{npz_stats}"], ["{npz_stats}", "exists"]),
     ("fid-missing-weights", ["fid", "{img_two}", "{img_two}", "--weights", "{missing}"], ["{missing}", "--fid-weights PATH"]),
     ("fid-three-paths", ["fid", "{img_two}", "{img_two}", "{img_two}"], ["3", "one or two PATHs"]),
+    # study
+    ("study-seeds-text", ["study", "--profile", "quick", "--out", "{out}", "--seeds", "a,b"],
+     ["--seeds", "'a,b'", "integers"]),
+    ("study-seeds-repeated", ["study", "--profile", "quick", "--out", "{out}", "--seeds", "1,1"],
+     ["--seeds", "'1,1'", "distinct"]),
+    ("study-unknown-model", ["study", "--profile", "quick", "--out", "{out}", "--models", "spadee"],
+     ["spadee", "spade"]),
+    ("study-dataset-without-dataroot", ["study", "--out", "{out}", "--dataset", "cityscapes"],
+     ["cityscapes", "--dataroot", "scenes"]),
+    ("study-missing-dataroot", ["study", "--out", "{out}", "--dataset", "cityscapes", "--dataroot",
+                                "{missing_dir}"], ["{missing_dir}", "folder that holds"]),
+    ("study-out-is-a-file", ["study", "--profile", "quick", "--out", "{readme}"],
+     ["{readme}", "another --out"]),
+    ("study-foreign-run-folder", ["study", "--profile", "quick", "--out", "{studyout}"],
+     ["{studyout}/runs/scenes-study-quick/spade", "not a training run", "another --out"]),
+    ("study-zero-iters", ["study", "--profile", "quick", "--out", "{out}", "--iters", "0"],
+     ["--iters", "0", ">= 1"]),
 ]
 
 # -- rows: train, generate, variation --------------------------------------------------------

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "vasis.commands.generate",
     "vasis.commands.fid",
     "experiments.cli",
+    "experiments.study_cli",
 ]
 DEFAULT = "main"
 

@@ -1,0 +1,250 @@
+"""The trained study: class-level mode collapse and its fix in trained generators.
+
+SPADE, VA-SPADE, CLADE and VA-CLADE (:data:`MODELS`; a profile may add OASIS and VA-OASIS) are
+trained on the same data with several seeds to a budget where they reproduce the data's
+classes, and every checkpoint along the way is measured:
+
+* image quality: FID-v and precision / recall / density / coverage on the FID Inception's
+  features (against the real images of the same validation maps, equal N), mIoU and Acc of
+  the segmenter (the scenes segmenter on the built-in data), the paper's ICV-one;
+* where the variation is (:func:`analysis.trained.source_statistics`): within-image intra-class
+  std per class next to the data's, std across samples of the same layout, the share of the
+  variation within ``distance`` px of a class boundary next to the share of the area there
+  (and the whole variation-vs-distance profile), inter-class std;
+* pattern repetition at similar boundaries (:func:`experiments.fig1_fig3.repetition`: the same
+  boundary at several positions, mean NCC of the strip beside it).
+
+Table 1 on the same seeds: SPADE and CLADE retrained with reflect padding and with 1x1 residual
+convs, and the trained originals changed by surgery (:mod:`experiments.table1`'s rows).
+
+Everything is resumable like the experiments: each seed is one :class:`experiments.common.Context`
+(runs in ``OUT/runs``, reused when complete, resumed when shorter; cells in
+``OUT/seed<k>/results.json``, written atomically per cell group), so an interrupted study
+computes only what is missing. :mod:`experiments.study_report` turns the cells into tables with
+95% intervals over seeds, the claims' verdicts, the report and the figures;
+:mod:`experiments.study_cli` is ``run_analysis.py study``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from analysis.trained import data_sample_std, source_statistics
+from vasis.data.scenes import SceneDataset
+from analysis.runs import check_run_dir
+from vasis.errors import ExistsError, UserError
+from vasis.labels import label_space
+from vasis.metrics import evaluate_segmentation
+from vasis.metrics.density_coverage import PRDC_FIELDS
+from vasis.train import list_checkpoints
+from vasis.train.generate import EncodedBatches, load_generator, sample_images
+
+from . import fig1_fig3, table1
+from .common import Context, Scale
+
+NAME = "study"
+MODELS = ("spade", "va-spade", "clade", "va-clade")
+BASELINE_OF = {"va-spade": "spade", "va-clade": "clade", "va-oasis": "oasis"}
+QUALITY = ["FID-v", *PRDC_FIELDS, "mIoU", "Acc", "ICV-one"]
+CURVE_QUALITY = ["mIoU", "Acc"]   # along training (FID only at the end unless the profile asks)
+MIOU_SHARE = 0.8                  # "reproduces the classes": mIoU >= 80% of the real images'
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One budget of the study: the training scale, the seeds, the rows, the evaluation."""
+
+    name: str
+    scale: Scale
+    seeds: tuple[int, ...] = (0, 1, 2)
+    models: tuple[str, ...] = MODELS
+    table1: tuple[str, ...] = table1.MODELS   # models whose Table 1 rows are run
+    distance: int = 4                         # px: "near a boundary"
+    curve_fid: bool = False                   # FID / PRDC at every checkpoint too
+    note: str = ""
+
+    def with_(self, **changes) -> "Profile":
+        scale = {k: changes.pop(k) for k in list(changes) if k in Scale.__dataclass_fields__}
+        return replace(self, scale=replace(self.scale, **scale), **changes)
+
+
+PROFILES = {
+    # tests and `--profile quick`: tiny widths, 2 iterations, 2 seeds
+    "quick": Profile("quick", Scale(name="study-quick", size=(64, 64),
+                                    generator={"ngf": 4, "hidden": 8},
+                                    discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
+                                    iters=2, ckpt_every=1, keep=3, batch_size=2, n_train=8,
+                                    eval_images=8, samples=2, seg_steps=20, seg_images=16),
+                     seeds=(0, 1), models=("spade", "va-spade"), table1=("spade",)),
+    # the CPU study: the smallest setting found where all four models reproduce the classes
+    "cpu": Profile("cpu", Scale(name="study-cpu", size=(64, 64), generator={"ngf": 8, "hidden": 16},
+                                discriminator={}, iters=400, ckpt_every=100, keep=5,
+                                batch_size=4, n_train=500, eval_images=48, samples=4,
+                                seg_steps=300, seg_images=200)),
+    # a GPU budget (paper-sized widths; the dataset preset's resolution on real data)
+    "gpu": Profile("gpu", Scale(name="study-gpu", size=(128, 128), generator={},
+                                discriminator={}, iters=20000, ckpt_every=2000, keep=11,
+                                batch_size=8, n_train=None, eval_images=500, samples=4,
+                                seg_steps=2000, seg_images=1000),
+                   models=MODELS + ("oasis", "va-oasis"), curve_fid=True),
+}
+
+
+def profile(name: str, **changes) -> Profile:
+    if name not in PROFILES:
+        raise UserError(f"unknown --profile {name!r}; choose from {', '.join(PROFILES)}")
+    return PROFILES[name].with_(**{k: v for k, v in changes.items() if v is not None})
+
+
+# ----------------------------------------------------------------------------- evaluation
+class Evaluation:
+    """What every measurement of one seed shares: the validation maps, their real images,
+    the data's own statistics and segmenter score (computed once)."""
+
+    def __init__(self, ctx: Context, prof: Profile):
+        self.ctx, self.prof = ctx, prof
+        self.size = ctx.train_size()
+        self.labels, self.instance = ctx.eval_data(self.size)
+        self.real = ctx.real_images(self.size)
+        self.space = label_space(ctx.dataset)
+        self._data = None
+
+    def data(self) -> dict:
+        """The data's row: statistics of the real images (for the scenes also the design's
+        std across photos of the same layout) and the segmenter on the real images."""
+        if self._data is None:
+            real01 = (self.real.double().numpy()[None] + 1) / 2
+            sample_map = None
+            if self.ctx.dataset == "scenes" and self.ctx.dataroot is None:
+                ds = SceneDataset(len(self.labels), size=self.size, seed=0, split="val")
+                sample_map = np.stack([data_sample_std(ds.scene(i)) for i in range(len(ds))])
+            st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
+            out = flat_statistics(st, self.space.classes)
+            out.update(self._segmentation(self.real))
+            self._data = out
+        return self._data
+
+    def _segmentation(self, images) -> dict:
+        seg = self.ctx.segmenter()
+        if isinstance(seg, str):
+            return {"mIoU": seg, "Acc": seg}
+        r = evaluate_segmentation(seg, images, self.labels, num_classes=self.space.label_nc)
+        return {"mIoU": 100.0 * float(r["miou"]), "Acc": 100.0 * float(r["pixel_accuracy"])}
+
+    @torch.no_grad()
+    def measure(self, gen, quality) -> dict:
+        """Every number of one generator (in eval mode): ``quality`` of
+        :meth:`Context.quality`, the variation statistics and the repetition."""
+        ctx = self.ctx
+        out = dict(ctx.quality(gen, quality))
+        batches = EncodedBatches(gen, self.labels, self.instance, 8, ctx.device)
+        imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).double().cpu()
+        st = source_statistics(((imgs + 1) / 2).numpy(), self.labels.numpy(), self.prof.distance)
+        out.update(flat_statistics(st, self.space.classes))
+        if ctx.dataset == "scenes":
+            out.update(fig1_fig3.repetition(ctx, gen))
+        return out
+
+
+def flat_statistics(st: dict, classes) -> dict:
+    """:func:`source_statistics` as flat cells: class means and one cell per class / distance.
+    Classes below the pixel threshold in every image are NaN and left out of the means."""
+    def mean(a):
+        a = np.asarray(a, float)[1:]          # class 0 is unlabeled
+        return float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+
+    out = {"intra_std": mean(st["intra"]), "sample_std": mean(st["sample"]),
+           "near_fraction": mean(st["near"]), "area_fraction": mean(st["area"]),
+           "inter_std": float(st["inter"])}
+    out["near_excess"] = out["near_fraction"] - out["area_fraction"]
+    for c in range(1, len(classes)):
+        out[f"intra_std:{classes[c]}"] = float(st["intra"][c])
+        out[f"sample_std:{classes[c]}"] = float(st["sample"][c])
+    for k, d in enumerate(st["d"]):
+        out[f"profile:{d}"] = mean(st["profile"][:, k])
+        out[f"profile_area:{d}"] = mean(st["profile_area"][:, k])
+    return {k: (v if math.isfinite(v) else float("nan")) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- the study
+def _checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
+    return sorted((int(p.stem.split("_")[1]), p) for p in list_checkpoints(run_dir))
+
+
+def _rows(prof: Profile) -> list[tuple[str, str, dict]]:
+    """(model, setting, overrides) of every trained row: the models, then Table 1's
+    retrained variants of ``prof.table1``."""
+    rows = [(m, "original", {}) for m in prof.models]
+    for m in prof.table1:
+        rows += [(m, f"retrained:{s}", ov) for s, ov in table1.RETRAINED[m].items()]
+    return rows
+
+
+def run_seed(ctx: Context, prof: Profile, progress: bool = True) -> None:
+    """Train (or reuse) every row of one seed and fill its cells: each checkpoint of the
+    models (learning curves), the final step of the retrained rows and the surgery rows."""
+    ev = Evaluation(ctx, prof)
+    ctx.store.compute(NAME, "data", "real", None, ev.data)
+    rows = _rows(prof)
+    bar = tqdm(rows, desc=f"seed {ctx.seed}", unit="run", disable=not progress, leave=False)
+    for model, setting, overrides in bar:
+        bar.set_postfix_str(f"{model} {setting}")
+        key = model if setting == "original" else f"{model}:{setting.split(':')[1]}"
+        gen = ctx.generator(key, model, overrides)          # trains or reuses the run
+        run_dir = ctx.run_dir(model, overrides)
+        steps = _checkpoint_steps(run_dir) if setting == "original" else []
+        final = prof.scale.iters
+        for step, path in steps:
+            if step == final:
+                continue
+            quality = QUALITY if prof.curve_fid else CURVE_QUALITY
+            ctx.store.compute(NAME, model, f"{setting}@{step}", None,
+                              lambda p=path, q=quality: ev.measure(load_generator(p, ctx.device)[0], q))
+        ctx.store.compute(NAME, model, f"{setting}@{final}", None,
+                          lambda g=gen: ev.measure(g, QUALITY))
+        if setting == "original" and model in prof.table1:
+            for name in table1.SURGERY_ROWS[model]:
+                ctx.store.compute(NAME, model, f"surgery:{name}@{final}", None,
+                                  lambda g=gen, n=name: ev.measure(table1.SURGERY[n](g), QUALITY))
+
+
+def check_outputs(prof: Profile, ctxs: list[Context]) -> None:
+    """Refuse, before anything is written, an output that is a file or a foreign folder where
+    a training run would go (:func:`analysis.runs.check_run_dir`)."""
+    for ctx in ctxs:
+        for path in (ctx.out.parent, ctx.out, ctx.runs):
+            if path.exists() and not path.is_dir():
+                raise ExistsError(f"{path} is a file, not a folder of the study; move it away or "
+                                  f"choose another --out")
+        for model, _, overrides in _rows(prof):
+            check_run_dir(ctx.run_dir(model, overrides))
+
+
+def contexts(prof: Profile, out, **kw) -> list[Context]:
+    """One context per seed: cells in ``OUT/seed<k>``, all runs in ``OUT/runs``."""
+    out = Path(out)
+    return [Context(out / f"seed{s}", runs=out / "runs", seed=s, scale=prof.scale, **kw)
+            for s in prof.seeds]
+
+
+def cells(ctxs: list[Context]) -> pd.DataFrame:
+    """Every finished cell of the study: seed, model, setting, step, metric, value."""
+    frames = []
+    for ctx in ctxs:
+        f = ctx.store.frame(NAME)
+        if len(f):
+            f = f.assign(seed=ctx.seed)
+            frames.append(f)
+    if not frames:
+        return pd.DataFrame(columns=["seed", "model", "setting", "step", "metric", "value"])
+    df = pd.concat(frames, ignore_index=True)
+    parts = df.setting.str.rsplit("@", n=1, expand=True)
+    df["setting"] = parts[0]
+    df["step"] = pd.to_numeric(parts[1], errors="coerce") if parts.shape[1] > 1 else np.nan
+    return df[["seed", "model", "setting", "step", "metric", "value"]]

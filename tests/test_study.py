@@ -1,0 +1,142 @@
+"""The trained study: intervals, verdicts chosen by the numbers, and a quick end-to-end run that
+is resumed without recomputing anything."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.intervals import compare, interval
+from experiments.study import PROFILES
+from experiments.study_report import Results, findings, verdicts
+from vasis_suite.cli import main
+
+
+# ----------------------------------------------------------------------------- intervals
+def test_interval_is_the_student_t_interval():
+    iv = interval([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)
+    assert iv.n == 3 and iv.mean == pytest.approx(2.0)
+    assert (iv.lo, iv.hi) == pytest.approx((2.0 - half, 2.0 + half))
+    assert half == pytest.approx(2.4841, abs=1e-4)           # t(0.975, 2) = 4.3027
+    assert interval(["n/a (no weights)", 5.0]).n == 1         # text cells are left out
+    assert not interval([5.0]).known and interval([]).n == 0
+
+
+def test_compare_needs_disjoint_intervals():
+    lo, mid, hi = interval([0.0, 0.1, 0.2]), interval([0.15, 0.25, 0.35]), interval([5, 5.1, 5.2])
+    assert compare(hi, lo) == "above" and compare(lo, hi) == "below"
+    assert compare(lo, mid) == "overlap"
+    assert compare(hi, 1.0) == "above" and compare(lo, 1.0) == "below"
+    assert compare(interval([1.0]), lo) == "one seed"
+    assert compare(interval([]), lo) == "missing"
+
+
+# ----------------------------------------------------------------------------- verdicts
+def _cells(values: dict, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """Cells of a study: values[(model, metric)] = per-seed list or a constant."""
+    prof = PROFILES["quick"]
+    rows = []
+    for (model, metric), v in values.items():
+        for k, seed in enumerate(seeds):
+            val = v[k] if isinstance(v, (list, tuple)) else v
+            if model == "data":
+                rows.append(dict(seed=seed, model="data", setting="real", step=np.nan,
+                                 metric=metric, value=val))
+            else:
+                rows.append(dict(seed=seed, model=model, setting="original",
+                                 step=float(prof.scale.iters), metric=metric, value=val))
+    return pd.DataFrame(rows)
+
+
+def _verdict(v: pd.DataFrame, claim: str) -> list[str]:
+    return list(v[v.claim == claim].verdict)
+
+
+def test_verdicts_follow_the_numbers():
+    prof = PROFILES["quick"].with_(models=("spade", "va-spade"), table1=())
+    common = {("data", "mIoU"): 90.0, ("data", "near_excess"): 0.05,
+              ("spade", "mIoU"): [80, 81, 82], ("va-spade", "mIoU"): [80, 82, 81],
+              ("spade", "repetition"): [0.9, 0.92, 0.91],
+              ("spade", "near_excess"): [0.30, 0.32, 0.31]}
+    raised = {**common, ("spade", "intra_std"): [0.01, 0.011, 0.012],
+              ("va-spade", "intra_std"): [0.05, 0.052, 0.051],
+              ("va-spade", "repetition"): [0.1, 0.12, 0.11]}
+    v = verdicts(Results(_cells(raised), prof))
+    assert _verdict(v, "VA raises within-image intra-class variation") == ["holds"]
+    assert _verdict(v, "VA breaks the repetition") == ["holds"]
+    assert _verdict(v, "baseline pattern repeats with the boundary") == ["holds"]
+    assert _verdict(v, "baseline variation sits at class boundaries") == ["holds"]
+    assert _verdict(v, "reproduces the classes") == ["holds", "holds"]   # 80 >= 0.8 * 90
+    assert _verdict(v, "VA does not hurt mIoU") == ["holds"]
+    text = "\n".join(findings(v))
+    assert "**VA raises within-image intra-class variation: holds**" in text
+
+    # the same claims with the numbers turned around are reported as failing
+    lowered = {**common, ("spade", "intra_std"): [0.05, 0.052, 0.051],
+               ("va-spade", "intra_std"): [0.01, 0.011, 0.012],
+               ("va-spade", "repetition"): [0.9, 0.93, 0.95],
+               ("va-spade", "mIoU"): [40, 41, 42], ("spade", "repetition"): [0.2, 0.21, 0.22]}
+    v = verdicts(Results(_cells(lowered), prof))
+    assert _verdict(v, "VA raises within-image intra-class variation") == ["does not hold"]
+    assert _verdict(v, "VA breaks the repetition") == ["does not hold"]
+    assert _verdict(v, "baseline pattern repeats with the boundary") == ["does not hold"]
+    assert _verdict(v, "VA does not hurt mIoU") == ["does not hold"]
+    assert _verdict(v, "reproduces the classes") == ["holds", "does not hold"]
+    text = "\n".join(findings(v))
+    assert "**VA raises within-image intra-class variation: does not hold**" in text
+    assert "**reproduces the classes: holds for 1 of 2**" in text
+
+
+def test_one_seed_decides_nothing():
+    prof = PROFILES["quick"].with_(models=("spade", "va-spade"), table1=(), seeds=(0,))
+    v = verdicts(Results(_cells({("data", "mIoU"): 90.0, ("spade", "intra_std"): 0.01,
+                                 ("va-spade", "intra_std"): 0.05}, seeds=(0,)), prof))
+    assert _verdict(v, "VA raises within-image intra-class variation") == ["one seed"]
+    assert "undecided" in "\n".join(findings(v))
+
+
+# ----------------------------------------------------------------------------- end to end
+def _tree(root):
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_quick_study_runs_and_resumes(tmp_path, capsys):
+    out = tmp_path / "study"
+    argv = ["study", "--profile", "quick", "--out", str(out), "--no-progress", "--quiet"]
+    assert main(argv) == 0
+    for name in ("study.md", "study_cells.csv", "study_summary.csv", "study_verdicts.csv",
+                 "study_curves.png", "study_profile.png", "study_samples.png",
+                 "study_repetition.png"):
+        assert (out / name).is_file(), name
+    cells = pd.read_csv(out / "study_cells.csv")
+    prof = PROFILES["quick"]
+    spade = cells[(cells.model == "spade") & (cells.setting == "original")]
+    assert set(spade.seed) == set(prof.seeds)
+    assert set(spade.step) == {1.0, 2.0}                       # the learning curve's points
+    final = spade[spade.step == 2.0]
+    assert {"FID-v", "mIoU", "Acc", "intra_std", "sample_std", "near_fraction", "repetition",
+            "inter_std", "precision", "coverage"} <= set(final.metric)
+    surgery = cells[cells.setting.str.startswith("surgery:")]
+    assert set(surgery.setting) == {"surgery:reflect", "surgery:norm-k1", "surgery:block-k1",
+                                    "surgery:conv-k1"}
+    verdict = pd.read_csv(out / "study_verdicts.csv")
+    assert {"conv-k1 wrecks the model", "VA breaks the repetition",
+            "reproduces the classes"} <= set(verdict.claim)
+    report = (out / "study.md").read_text()
+    assert "## Verdicts on the paper's claims" in report and "## Table 1" in report
+    # SPADE has no noise input: one layout gives one image
+    sample = final[final.metric == "sample_std"].value.astype(float)
+    assert (sample == 0).all()
+
+    # a rerun trains nothing and computes no cell: runs and results files stay as they were
+    kept = {k: v for k, v in _tree(out).items() if "runs/" in k or k.endswith("results.json")}
+    assert main(argv) == 0
+    now = _tree(out)
+    assert {k: now[k] for k in kept} == kept
+    assert json.loads((out / "seed0" / "results.json").read_text())["cells"]
