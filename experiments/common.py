@@ -52,7 +52,8 @@ from vasis.errors import UserError
 from vasis.metrics import default_weights_path, load_segmenter, weights_label
 from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
 from vasis.metrics.fid import file_sha256 as fid_file_sha256
-from vasis.metrics.image_sets import compare, open_set
+from vasis.metrics.fid import fid_from_features, inception_activations, reference_statistics
+from vasis.metrics.image_sets import ImageSet, compare, open_set
 from vasis.metrics.image_sets import fid_note as fid_note_text
 from vasis.presets import DATASETS
 from vasis.train import RunSettings
@@ -406,18 +407,29 @@ class Context:
                 self._fid = NA_FID.format(path=path)
         return self._fid
 
-    def _prdc(self, fake: torch.Tensor, size) -> dict:
+    def _prdc(self, fake: ImageSet, size) -> dict:
         """Precision / recall / density / coverage (k = 5) of ``fake`` against the real images
-        of the same evaluation maps (equal N), on the FID features."""
+        of the same evaluation maps (equal N), on the FID features (kept on ``fake``)."""
         net = self.fid_model()
         if isinstance(net, str):
             return {f: net for f in PRDC_FIELDS}
-        if len(fake) < min_images(5):
+        if fake.n < min_images(5):
             return {f: f"n/a (k = 5 needs {min_images(5)} images)" for f in PRDC_FIELDS}
         size = tuple(int(v) for v in size)
         real = self._real_sets.setdefault(size, open_set(self._real[size], "real"))
         r = compare(real, fake, prdc=True, model=net, device=self.device)
         return {f: r[f] for f in PRDC_FIELDS}
+
+    def _fid_value(self, fake: ImageSet, split: str, net) -> float:
+        """FID-t / FID-v of ``fake`` against the split's reference statistics (cached on disk);
+        the fake side's features are computed once and kept on ``fake`` for PRDC."""
+        if fake.features is None:
+            fake.features = inception_activations(fake.images, net, device=self.device)
+        # built-in scenes: as many reference scenes as generated images (equal N)
+        kw = {"dataroot": self.dataroot} if self.dataroot else {"n": fake.n}
+        mu, sigma = reference_statistics(self.dataset, split, tuple(fake.images.shape[-2:]),
+                                         model=net, device=self.device, **kw)
+        return float(fid_from_features(fake.features, mu=mu, sigma=sigma))
 
     def fid_note(self) -> str:
         """Weights and N of the FID cells, and the small-N bias (every table with FID)."""
@@ -466,22 +478,15 @@ class Context:
         size = (gen.cfg.height, gen.cfg.width)
         labels, inst = self.eval_data(size)
         fake = self.generate(gen, labels, inst, seed=self.seed)
+        fake_set = open_set(fake, "generated")    # its FID features are computed once
         out = {}
         if {"FID-t", "FID-v"} & set(metrics):
             net = self.fid_model()
             for m, split in (("FID-t", "train"), ("FID-v", "val")):
-                if m not in metrics:
-                    continue
-                if isinstance(net, str):
-                    out[m] = net
-                    continue
-                from vasis.metrics import fid_t, fid_v
-                fn = fid_t if split == "train" else fid_v
-                # built-in scenes: as many reference scenes as generated images (equal N)
-                kw = {"dataroot": self.dataroot} if self.dataroot else {"n": len(fake)}
-                out[m] = float(fn(fake, self.dataset, model=net, device=self.device, **kw))
+                if m in metrics:
+                    out[m] = net if isinstance(net, str) else self._fid_value(fake_set, split, net)
         if set(PRDC_FIELDS) & set(metrics):
-            out.update(self._prdc(fake, size))
+            out.update(self._prdc(fake_set, size))
         if {"mIoU", "Acc"} & set(metrics):
             seg = self.segmenter()
             if isinstance(seg, str):
