@@ -297,7 +297,8 @@ def ncc(a, b) -> float:
     return float((a * b).sum() / den) if den > 0 else float("nan")
 
 
-def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None) -> float:
+def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None,
+                       highpass: int = 0) -> float:
     """Class-level pattern-repetition score: mean pairwise NCC of aligned patches.
 
     ``images``: K >= 2 maps, (C, H, W) or (H, W) (list or (K, ...) array), each generated with the
@@ -309,6 +310,9 @@ def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None) ->
     ~1: the class's texture is stamped identically wherever the shape appears (pattern
     repetition, a symptom of class-level mode collapse); ~0: independent textures.
     With ``labels`` (K maps) and ``cls``, every patch is checked to lie inside class ``cls``.
+    ``highpass = k > 1`` compares textures only: each patch minus its k x k local mean (per
+    channel, edges repeated), so shared smooth gradients (a sky brightening downwards in every
+    image) do not count as a repeated pattern.
     """
     imgs = [_chw(im) for im in images]
     anchors = list(anchors)
@@ -326,7 +330,10 @@ def pattern_repetition(images, anchors, patch_size, *, labels=None, cls=None) ->
             lab = _labels(labels[i], im.shape[1:])
             if cls is None or not np.all(lab[t:t + h, l:l + w] == cls):
                 raise UserError(f"patch {i} at {(t, l)} is not entirely of class {cls}")
-        patches.append(im[:, t:t + h, l:l + w])
+        patch = im[:, t:t + h, l:l + w]
+        if highpass > 1:
+            patch = patch - ndimage.uniform_filter(patch, size=(1, highpass, highpass), mode="nearest")
+        patches.append(patch)
     scores = [ncc(a, b) for a, b in combinations(patches, 2)]
     scores = [s for s in scores if np.isfinite(s)]
     return float(np.mean(scores)) if scores else float("nan")

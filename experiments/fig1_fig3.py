@@ -27,12 +27,13 @@ POSITIONS = (0.3, 0.45, 0.6, 0.75)
 CENTERS = ((0.4, 0.3), (0.6, 0.7))
 
 
-def _classes(dataset: str):
+def boundary_classes(dataset: str) -> tuple[str, str, str]:
+    """The two classes of the boundary series and the box's class."""
     return ("sky", "ground", "tree") if dataset == "scenes" else ("sky", "road", "tree")
 
 
 def layouts(gen, dataset: str):
-    first, second, box_cls = _classes(dataset)
+    first, second, box_cls = boundary_classes(dataset)
     series = L.boundary_series(first, second, POSITIONS, orientation="vertical", dataset=gen)
     boxes = L.box_series(box_cls, second, CENTERS, box_size=0.3, dataset=gen)
     return series, boxes
@@ -43,7 +44,7 @@ def repetition(ctx: Context, gen) -> dict:
     series, _ = layouts(gen, ctx.dataset)
     imgs = ctx.generate(gen, series, seed=ctx.seed).double()
     anchors, patch = metrics.boundary_anchors(series, orientation="vertical", depth=8, side="first")
-    cls = L.resolve_class(_classes(ctx.dataset)[0], gen)
+    cls = L.resolve_class(boundary_classes(ctx.dataset)[0], gen)
     return {"repetition": float(metrics.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls))}
 
 

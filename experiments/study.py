@@ -27,7 +27,9 @@ computes only what is missing. :mod:`experiments.study_report` turns the cells i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +37,15 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from analysis import layouts, metrics
 from analysis.trained import data_sample_std, source_statistics
-from vasis.data.scenes import SceneDataset
-from analysis.runs import check_run_dir
+from vasis.data.scenes import SceneDataset, paint_layout
+from analysis.runs import check_run_dir, train_or_reuse
 from vasis.errors import ExistsError, UserError
 from vasis.labels import label_space
 from vasis.metrics import evaluate_segmentation
 from vasis.metrics.density_coverage import PRDC_FIELDS
-from vasis.train import list_checkpoints
+from vasis.train import RunSettings, list_checkpoints
 from vasis.train.generate import EncodedBatches, load_generator, sample_images
 
 from . import fig1_fig3, table1
@@ -54,6 +57,7 @@ BASELINE_OF = {"va-spade": "spade", "va-clade": "clade", "va-oasis": "oasis"}
 QUALITY = ["FID-v", *PRDC_FIELDS, "mIoU", "Acc", "ICV-one"]
 CURVE_QUALITY = ["mIoU", "Acc"]   # along training (FID only at the end unless the profile asks)
 MIOU_SHARE = 0.8                  # "reproduces the classes": mIoU >= 80% of the real images'
+HIGHPASS = 5                      # px: local mean removed before comparing textures
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Profile:
     table1: tuple[str, ...] = table1.MODELS   # models whose Table 1 rows are run
     distance: int = 4                         # px: "near a boundary"
     curve_fid: bool = False                   # FID / PRDC at every checkpoint too
+    jobs: int = 1                             # training runs at once (train_runs)
     note: str = ""
 
     def with_(self, **changes) -> "Profile":
@@ -86,7 +91,7 @@ PROFILES = {
     "cpu": Profile("cpu", Scale(name="study-cpu", size=(64, 64), generator={"ngf": 8, "hidden": 16},
                                 discriminator={}, iters=400, ckpt_every=100, keep=5,
                                 batch_size=4, n_train=500, eval_images=48, samples=4,
-                                seg_steps=300, seg_images=200)),
+                                seg_steps=300, seg_images=200), distance=2, jobs=2),
     # a GPU budget (paper-sized widths; the dataset preset's resolution on real data)
     "gpu": Profile("gpu", Scale(name="study-gpu", size=(128, 128), generator={},
                                 discriminator={}, iters=20000, ckpt_every=2000, keep=11,
@@ -114,6 +119,15 @@ class Evaluation:
         self.real = ctx.real_images(self.size)
         self.space = label_space(ctx.dataset)
         self._data = None
+        first, second, _ = fig1_fig3.boundary_classes(ctx.dataset)
+        try:
+            self.series = layouts.boundary_series(first, second, fig1_fig3.POSITIONS,
+                                                  orientation="vertical", dataset=ctx.dataset,
+                                                  size=self.size)
+            self.sides = (("first", layouts.resolve_class(first, ctx.dataset)),
+                          ("second", layouts.resolve_class(second, ctx.dataset)))
+        except UserError:     # a label space without these classes: no repetition cells
+            self.series = None
 
     def data(self) -> dict:
         """The data's row: statistics of the real images (for the scenes also the design's
@@ -127,6 +141,10 @@ class Evaluation:
             st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
             out = flat_statistics(st, self.space.classes)
             out.update(self._segmentation(self.real))
+            if self.series is not None and self.ctx.dataset == "scenes":
+                rng = np.random.default_rng(self.ctx.seed)
+                painted = np.stack([paint_layout(m, rng) for m in self.series.numpy()])
+                out.update(self.repetition(painted.transpose(0, 3, 1, 2)))
             self._data = out
         return self._data
 
@@ -147,9 +165,24 @@ class Evaluation:
         imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).double().cpu()
         st = source_statistics(((imgs + 1) / 2).numpy(), self.labels.numpy(), self.prof.distance)
         out.update(flat_statistics(st, self.space.classes))
-        if ctx.dataset == "scenes":
-            out.update(fig1_fig3.repetition(ctx, gen))
+        if self.series is not None:
+            out.update(self.repetition((ctx.generate(gen, self.series, seed=ctx.seed).double()
+                                        .numpy() + 1) / 2))
         return out
+
+    def repetition(self, images: np.ndarray) -> dict:
+        """Pattern repetition of images (K, 3, H, W) in [0, 1] of the boundary series: mean
+        NCC of the 8 px strips beside the boundary across its positions, averaged over the two
+        sides; ``texture_repetition`` the same on the strips minus their local mean
+        (:data:`HIGHPASS` px), which leaves out smooth gradients every photo shares."""
+        raw, tex = [], []
+        for side, cls in self.sides:
+            anchors, patch = metrics.boundary_anchors(self.series, orientation="vertical",
+                                                      depth=8, side=side)
+            kw = dict(labels=self.series, cls=cls)
+            raw.append(metrics.pattern_repetition(images, anchors, patch, **kw))
+            tex.append(metrics.pattern_repetition(images, anchors, patch, highpass=HIGHPASS, **kw))
+        return {"repetition": float(np.nanmean(raw)), "texture_repetition": float(np.nanmean(tex))}
 
 
 def flat_statistics(st: dict, classes) -> dict:
@@ -224,6 +257,49 @@ def check_outputs(prof: Profile, ctxs: list[Context]) -> None:
                                   f"choose another --out")
         for model, _, overrides in _rows(prof):
             check_run_dir(ctx.run_dir(model, overrides))
+
+
+def _train_one(job: tuple[dict, str, str]) -> dict:
+    """One training run in a worker process, on one thread (see :func:`train_runs`)."""
+    settings, run_dir, device = job
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    return train_or_reuse(RunSettings.from_dict(settings), run_dir, progress=False, device=device)
+
+
+def train_runs(prof: Profile, ctxs: list[Context], jobs: int = 1, progress: bool = True,
+               log=print) -> None:
+    """Train (or reuse / resume) every run of the study before anything is measured.
+
+    ``jobs > 1`` trains that many runs at once in worker processes of one thread each: these
+    small networks keep two threads of one process busy only about half the time (and far less
+    on a loaded machine), so on 2 cores two one-thread runs finish about twice as fast as
+    one two-thread run after the other. A run's numbers depend on its thread count at rounding
+    level only (the order of the sums in a conv). ``jobs == 1`` trains in this process on its
+    threads, with a progress bar per run.
+    """
+    todo = [(ctx, model, overrides) for ctx in ctxs for model, _, overrides in _rows(prof)]
+    done = lambda ctx, model, overrides, info: info["status"] != "reused" and log(
+        f"[seed {ctx.seed}] {model}{' ' + str(overrides) if overrides else ''}: "
+        f"{info['status']} to step {info['step']} in {info['seconds']:.0f} s")
+    if jobs <= 1:
+        for ctx, model, overrides in todo:
+            done(ctx, model, overrides,
+                 train_or_reuse(ctx.run_settings(model, overrides), ctx.run_dir(model, overrides),
+                                progress=progress, device=ctx.device))
+        return
+    # the slow VA models first, so that the last runs to finish are short ones
+    todo.sort(key=lambda t: not t[1].startswith("va-"))
+    work = {}
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        for ctx, model, overrides in todo:
+            job = (ctx.run_settings(model, overrides).to_dict(), str(ctx.run_dir(model, overrides)),
+                   ctx.device)
+            work[pool.submit(_train_one, job)] = (ctx, model, overrides)
+        bar = tqdm(as_completed(work), total=len(work), desc=f"training ({jobs} at once)",
+                   unit="run", disable=not progress)
+        for fut in bar:
+            done(*work[fut], fut.result())
 
 
 def contexts(prof: Profile, out, **kw) -> list[Context]:

