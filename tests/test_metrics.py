@@ -132,3 +132,15 @@ def test_corrected_intra_class_by_hand():
     r2 = intra_class_variation(imgs, [labs[0], np.array([[1, 255], [1, 1]])])
     assert np.isfinite(r2.one_color)
     assert r.as_dict().keys() == {"one_color", "one_light", "all_color", "all_light"}
+
+
+def test_pattern_repetition_highpass_ignores_shared_gradients():
+    from analysis.metrics import pattern_repetition
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 1, 32)[:, None] * np.ones((1, 8))       # the same gradient everywhere
+    imgs = [ramp + 0.02 * rng.standard_normal((32, 8)) for _ in range(4)]   # fresh textures
+    anchors = [(0, 0)] * 4
+    assert pattern_repetition(imgs, anchors, (32, 8)) > 0.9          # the gradient repeats
+    assert abs(pattern_repetition(imgs, anchors, (32, 8), highpass=5)) < 0.15
+    stamped = [ramp + 0.02 * rng.standard_normal((32, 8))] * 4       # one texture stamped
+    assert pattern_repetition(stamped, anchors, (32, 8), highpass=5) == pytest.approx(1.0)

@@ -140,3 +140,22 @@ def test_build_dataset_scenes_in_memory():
     ds = build_dataset("scenes", split="val", n=4, seed=1)
     assert isinstance(ds, SceneDataset) and len(ds) == 4 and ds.size == SIZE
     assert len(build_dataset("scenes")) == 1000
+
+
+def test_paint_layout_follows_the_design():
+    from vasis.data.scenes import ILLUMINATION, SCENE_DESIGN, paint_layout
+    from vasis.labels import SCENES_CLASSES
+    lab = np.zeros((64, 64), np.int64)
+    lab[:, :32] = SCENES_CLASSES.index("ground")
+    lab[:, 32:] = SCENES_CLASSES.index("sky")
+    img = paint_layout(lab, np.random.default_rng(0))
+    assert img.shape == (64, 64, 3) and img.min() >= 0 and img.max() <= 1
+    for name, sl in (("ground", np.s_[:, :32]), ("sky", np.s_[:, 32:])):
+        d = SCENE_DESIGN[name]
+        px = img[sl].reshape(-1, 3)
+        assert px.std(0) == pytest.approx([d["texture_std"]] * 3, rel=0.15, abs=2e-3)
+        ratio = px.mean(0) / np.array(d["base"])           # one illumination factor
+        assert ILLUMINATION[0] - 0.01 < ratio.mean() < ILLUMINATION[1] + 0.01
+        assert ratio.std() < 0.01
+    with pytest.raises(ValueError, match="scene classes"):
+        paint_layout(np.full((4, 4), 99), np.random.default_rng(0))
