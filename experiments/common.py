@@ -54,6 +54,7 @@ from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
 from vasis.metrics.fid import file_sha256 as fid_file_sha256
 from vasis.metrics.fid import fid_from_features, inception_activations, reference_statistics
 from vasis.metrics.image_sets import ImageSet, compare, open_set
+from vasis.metrics.intra_class import intra_class_variation
 from vasis.metrics.image_sets import fid_note as fid_note_text
 from vasis.presets import DATASETS
 from vasis.train import RunSettings
@@ -407,7 +408,7 @@ class Context:
                 self._fid = NA_FID.format(path=path)
         return self._fid
 
-    def _prdc(self, fake: ImageSet, size) -> dict:
+    def prdc(self, fake: ImageSet, size) -> dict:
         """Precision / recall / density / coverage (k = 5) of ``fake`` against the real images
         of the same evaluation maps (equal N), on the FID features (kept on ``fake``)."""
         net = self.fid_model()
@@ -420,7 +421,7 @@ class Context:
         r = compare(real, fake, prdc=True, model=net, device=self.device)
         return {f: r[f] for f in PRDC_FIELDS}
 
-    def _fid_value(self, fake: ImageSet, split: str, net) -> float:
+    def fid_value(self, fake: ImageSet, split: str, net) -> float:
         """FID-t / FID-v of ``fake`` against the split's reference statistics (cached on disk);
         the fake side's features are computed once and kept on ``fake`` for PRDC."""
         if fake.features is None:
@@ -484,9 +485,9 @@ class Context:
             net = self.fid_model()
             for m, split in (("FID-t", "train"), ("FID-v", "val")):
                 if m in metrics:
-                    out[m] = net if isinstance(net, str) else self._fid_value(fake_set, split, net)
+                    out[m] = net if isinstance(net, str) else self.fid_value(fake_set, split, net)
         if set(PRDC_FIELDS) & set(metrics):
-            out.update(self._prdc(fake_set, size))
+            out.update(self.prdc(fake_set, size))
         if {"mIoU", "Acc"} & set(metrics):
             seg = self.segmenter()
             if isinstance(seg, str):
@@ -499,11 +500,7 @@ class Context:
                 out["mIoU"] = 100.0 * float(r["miou"])
                 out["Acc"] = 100.0 * float(r["pixel_accuracy"])
         if {"ICV-one", "ICV-all"} & set(metrics):
-            from vasis.metrics.intra_class import intra_class_variation
-            imgs = ((fake + 1) * 127.5).permute(0, 2, 3, 1).double().numpy()
-            r = intra_class_variation(list(imgs), list(labels.numpy()))
-            out["ICV-one"] = float(r.one_color)
-            out["ICV-all"] = float(r.all_color)
+            out.update(icv(fake, labels))
         return {m: out[m] for m in metrics}
 
     def complexity(self, model: str, dataset: str, overrides: dict | None = None) -> dict:
@@ -514,6 +511,14 @@ class Context:
                 "G GMac": r["generator_macs"] / 1e9,
                 "D params (M)": r["discriminator_params"] / 1e6,
                 "D GMac": r["discriminator_macs"] / 1e9}
+
+
+def icv(images: torch.Tensor, labels: torch.Tensor) -> dict:
+    """ICV-one / ICV-all (the VASIS intra-class variation, 0..255) of (N, 3, H, W) images in
+    [-1, 1] and their label maps."""
+    imgs = ((images + 1) * 127.5).permute(0, 2, 3, 1).double().numpy()
+    r = intra_class_variation(list(imgs), list(labels.numpy()))
+    return {"ICV-one": float(r.one_color), "ICV-all": float(r.all_color)}
 
 
 # ------------------------------------------------------------------------------ tables

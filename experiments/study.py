@@ -39,17 +39,19 @@ from tqdm import tqdm
 
 from analysis import layouts, metrics
 from analysis.trained import data_sample_std, source_statistics
+from vasis.data import build_dataset
 from vasis.data.scenes import SceneDataset, paint_layout
 from analysis.runs import check_run_dir, train_or_reuse
 from vasis.errors import ExistsError, UserError
 from vasis.labels import label_space
 from vasis.metrics import evaluate_segmentation
 from vasis.metrics.density_coverage import PRDC_FIELDS
+from vasis.metrics.image_sets import open_set
 from vasis.train import RunSettings, list_checkpoints
 from vasis.train.generate import EncodedBatches, load_generator, sample_images
 
 from . import fig1_fig3, table1
-from .common import Context, Scale
+from .common import Context, Scale, icv
 
 NAME = "study"
 MODELS = ("spade", "va-spade", "clade", "va-clade")
@@ -141,12 +143,30 @@ class Evaluation:
             st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
             out = flat_statistics(st, self.space.classes)
             out.update(self._segmentation(self.real))
+            out["ICV-one"] = icv(self.real, self.labels)["ICV-one"]
+            out.update(self._floor())
             if self.series is not None and self.ctx.dataset == "scenes":
                 rng = np.random.default_rng(self.ctx.seed)
                 painted = np.stack([paint_layout(m, rng) for m in self.series.numpy()])
                 out.update(self.repetition(painted.transpose(0, 3, 1, 2)))
             self._data = out
         return self._data
+
+    def _floor(self) -> dict:
+        """FID-v and PRDC of as many *other* real validation images (the next ones): what the
+        data itself scores at this N (FID on few images is far above 0)."""
+        ctx, n = self.ctx, len(self.labels)
+        net = ctx.fid_model()
+        if isinstance(net, str):
+            return {"FID-v": net}
+        try:
+            ds = build_dataset(ctx.dataset, ctx.dataroot, "val", self.size, train=False,
+                               n=2 * n if ctx.dataroot is None else None)
+            other = torch.stack([ds[i]["image"] for i in range(n, 2 * n)])
+        except IndexError:      # fewer than 2N validation images: no floor
+            return {}
+        other_set = open_set(other, "other real images")
+        return {"FID-v": ctx.fid_value(other_set, "val", net), **ctx.prdc(other_set, self.size)}
 
     def _segmentation(self, images) -> dict:
         seg = self.ctx.segmenter()

@@ -385,7 +385,9 @@ def report_lines(res: Results, v: pd.DataFrame, ctx, figs: dict, out: Path) -> l
         f"{len(fig1_fig3.POSITIONS)} positions (`texture_repetition`: the same after removing "
         f"each strip's 5 px local mean; the data's value: the design's textures painted on those "
         f"layouts); all in [0, 1] intensity units, means over "
-        f"classes. mIoU / Acc in %, ICV-one in 0..255.",
+        f"classes. mIoU / Acc in %, ICV-one in 0..255. The data row's FID-v and PRDC: as many "
+        f"other real validation images against the same reference (the floor at this N); its "
+        f"mIoU / Acc: the segmenter on the real images.",
         "",
     ]
     for key, title in (("study_curves", "Learning curves"), ("study_profile", "Distance profile"),
