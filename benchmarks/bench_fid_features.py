@@ -71,29 +71,29 @@ def main():
     from pytorch_fid import fid_score
     from pytorch_fid.inception import InceptionV3
 
-    from vasis.metrics import fid as F
+    from vasis.metrics import fid
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if a.folder:
             files = sorted(p for p in Path(a.folder).iterdir()
-                           if p.suffix.lower() in F.IMAGE_EXTENSIONS)
+                           if p.suffix.lower() in fid.IMAGE_EXTENSIONS)
         else:
             (tmp / "images").mkdir()
             files = scene_folder(tmp / "images", a.n, a.size)
         state, label = weights_state()
         hub = tmp / "torch" / "hub" / "checkpoints"
         hub.mkdir(parents=True)
-        torch.save(state, hub / F.FID_WEIGHTS_NAME)
+        torch.save(state, hub / fid.FID_WEIGHTS_NAME)
         os.environ["TORCH_HOME"] = str(tmp / "torch")   # pytorch-fid finds its file there
-        ours = F.load_fid_inception(hub / F.FID_WEIGHTS_NAME)
+        ours = fid.load_fid_inception(hub / fid.FID_WEIGHTS_NAME)
         theirs = InceptionV3([3]).eval()
         print(f"{len(files)} images ({a.folder or f'scenes {a.size}x{a.size} PNG'}), batch "
               f"{a.batch_size}, torch threads {torch.get_num_threads()}, pytorch-fid workers "
               f"{a.workers}; weights: {label}")
 
         def run_ours(fs):
-            return F.inception_activations(fs, ours, a.batch_size, "cpu")
+            return fid.inception_activations(fs, ours, a.batch_size, "cpu")
 
         def run_theirs(fs):
             return fid_score.get_activations(fs, theirs, a.batch_size, 2048, "cpu", a.workers)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import torch
 
-import analysis.layouts as L
 import analysis.metrics as metrics
-
-from vasis.errors import UserError
 from analysis.figures import colorize, image_grid, save_figure, to_rgb
+from analysis.layouts import box_series, boundary_series, resolve_class
 from analysis.study import MODELS
+from vasis.errors import UserError
 
 from .common import Context, select, wide, write_table
 
@@ -33,8 +32,8 @@ def _classes(dataset: str):
 
 def layouts(gen, dataset: str):
     first, second, box_cls = _classes(dataset)
-    series = L.boundary_series(first, second, POSITIONS, orientation="vertical", dataset=gen)
-    boxes = L.box_series(box_cls, second, CENTERS, box_size=0.3, dataset=gen)
+    series = boundary_series(first, second, POSITIONS, orientation="vertical", dataset=gen)
+    boxes = box_series(box_cls, second, CENTERS, box_size=0.3, dataset=gen)
     return series, boxes
 
 
@@ -43,7 +42,7 @@ def repetition(ctx: Context, gen) -> dict:
     series, _ = layouts(gen, ctx.dataset)
     imgs = ctx.generate(gen, series, seed=ctx.seed).double()
     anchors, patch = metrics.boundary_anchors(series, orientation="vertical", depth=8, side="first")
-    cls = L.resolve_class(_classes(ctx.dataset)[0], gen)
+    cls = resolve_class(_classes(ctx.dataset)[0], gen)
     return {"repetition": float(metrics.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls))}
 
 

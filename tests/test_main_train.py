@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from analysis import metrics as M
+from analysis import metrics
 from analysis.cpu import fast_cpu
 from analysis.main_job import JobConfig, run_job
 from analysis.runs import train_or_reuse
@@ -98,11 +98,11 @@ def test_statistics_match_the_metrics():
                            sample_map=np.stack([data_sample_std(s) for s in scenes]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # classes absent from both maps
-        want = np.nanmean([[M.fraction_within(imgs[0, i], labels[i], 4).get(c, np.nan)
+        want = np.nanmean([[metrics.fraction_within(imgs[0, i], labels[i], 4).get(c, np.nan)
                             if (labels[i] == c).sum() >= 64 else np.nan for c in range(7)]
                            for i in range(2)], 0)
     assert np.allclose(st["near"][1:], want[1:], equal_nan=True)
-    inter = np.mean([M.inter_class_std(imgs[0, i], labels[i]) for i in range(2)])
+    inter = np.mean([metrics.inter_class_std(imgs[0, i], labels[i]) for i in range(2)])
     assert st["inter"] == pytest.approx(inter)
     # the design's std of a new photo of the layout is at least the texture noise
     from vasis.data.scenes import _TEX

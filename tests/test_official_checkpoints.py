@@ -12,7 +12,7 @@ import torch
 
 import vasis
 from analysis.study import TINY
-from vasis.checkpoints import convert_official_state_dict
+from vasis.official_checkpoints import convert_official_state_dict
 from vasis.inputs import encode_labels
 
 from official_reference import (oasis_input, official_forward, official_options, official_spec,

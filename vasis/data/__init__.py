@@ -12,8 +12,8 @@ import torch
 from ..inputs import encode_labels
 from .common import DatasetError, Problem
 from .folders import FOLDER_DATASETS, FolderDataset, Sample, build_dataset, list_samples
-from .scenes import (SCENE_DESIGN, SceneDataset, intra_class_std, render_scene,
-                     scene_statistics, write_scenes)
+from .scenes import (SCENE_DESIGN, SceneDataset, render_scene, scene_statistics,
+                     within_image_class_std, write_scenes)
 from .validate import ValidationReport, validate_dataset
 
 
@@ -26,6 +26,6 @@ def batch_input(batch: dict, space, with_instance: bool | None = None) -> torch.
 
 __all__ = [
     "DatasetError", "Problem", "FOLDER_DATASETS", "FolderDataset", "Sample", "build_dataset",
-    "list_samples", "SCENE_DESIGN", "SceneDataset", "intra_class_std", "render_scene",
+    "list_samples", "SCENE_DESIGN", "SceneDataset", "within_image_class_std", "render_scene",
     "scene_statistics", "write_scenes", "ValidationReport", "validate_dataset", "batch_input",
 ]

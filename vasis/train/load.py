@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoints import load_official
+from ..official_checkpoints import load_official
 from ..config import GeneratorConfig, NormConfig
 from ..errors import MissingFileError, UserError
 from ..loading import TRUST_HINT, load_torch_file
