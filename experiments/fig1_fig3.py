@@ -16,7 +16,9 @@ import analysis.metrics as metrics
 from analysis.figures import colorize, image_grid, save_figure, to_rgb
 from analysis.layouts import box_series, boundary_series, resolve_class
 from analysis.study import MODELS
+from vasis.data import build_dataset
 from vasis.errors import UserError
+from vasis.labels import label_space
 
 from .common import Context, select, wide, write_table
 
@@ -51,7 +53,6 @@ def run(ctx: Context, args) -> dict:
     gens = {m: ctx.generator(m) for m in models}
     for m, g in gens.items():
         ctx.store.compute(NAME, m, "boundary-series", ["repetition"], lambda g=g: repetition(ctx, g))
-    from vasis.labels import label_space
     g0 = next(iter(gens.values()))
     nc = label_space(g0.cfg.dataset).label_nc
     # Figure 1: similar boundaries.
@@ -82,7 +83,6 @@ def run(ctx: Context, args) -> dict:
 
 
 def _real_images(ctx: Context, size, n):
-    from vasis.data import build_dataset
     try:
         ds = build_dataset(ctx.dataset, ctx.dataroot, "val", size, train=False,
                            n=n if ctx.dataroot is None else None)

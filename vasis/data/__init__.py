@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..inputs import encode_labels
+from ..labels import LabelSpace, label_space
 from .common import DatasetError, Problem
 from .folders import FOLDER_DATASETS, FolderDataset, Sample, build_dataset, list_samples
 from .scenes import (SCENE_DESIGN, SceneDataset, render_scene, scene_statistics,
@@ -19,7 +20,6 @@ from .validate import ValidationReport, validate_dataset
 
 def batch_input(batch: dict, space, with_instance: bool | None = None) -> torch.Tensor:
     """A collated batch -> the (N, C, H, W) generator input of ``space`` (edges at batch time)."""
-    from ..labels import LabelSpace, label_space
     space = space if isinstance(space, LabelSpace) else label_space(space)
     return encode_labels(batch["label"], space, batch.get("instance"), with_instance)
 

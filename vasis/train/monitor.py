@@ -90,13 +90,11 @@ class RunLog:
             self.path.write_text("".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # pragma: no cover - tensorboard is a dependency
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self.writer = SummaryWriter(str(self.run_dir / "tb"),
-                                            purge_step=resume_step + 1 if resume_step else None)
+            # local: tensorboard is heavy; only a run that logs to TensorBoard needs it (it is a
+            # dependency in pyproject, so no fallback)
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(self.run_dir / "tb"),
+                                        purge_step=resume_step + 1 if resume_step else None)
 
     def scalars(self, step: int, values: dict[str, float], jsonl: bool = True) -> None:
         if jsonl:
