@@ -21,15 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vasis.data import SceneDataset  # noqa: E402
+from vasis.metrics import fid  # noqa: E402
+from vasis.metrics.fid import to_uint8  # noqa: E402
+from vasis.metrics.fid_weights import resolve_weights  # noqa: E402
 
 
 def scene_folder(root: Path, n: int, size: int) -> list[Path]:
-    from PIL import Image
-
-    from vasis.data import SceneDataset
-    from vasis.metrics.fid import to_uint8
     ds = SceneDataset(n, size=(size, size), split="val")
     files = []
     for i in range(n):
@@ -39,12 +40,12 @@ def scene_folder(root: Path, n: int, size: int) -> list[Path]:
 
 
 def weights_state() -> tuple[dict, str]:
-    from vasis.metrics.fid_weights import resolve_weights
     try:
         state, info = resolve_weights()
         state = dict(state)
         label = info.label
     except FileNotFoundError:
+        # local: torchvision is heavy; only the no-weights fallback needs it
         import torchvision
         net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
                                               init_weights=False)
@@ -68,10 +69,10 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     warnings.simplefilter("ignore")
+    # local: heavy (torchvision), imported after the warnings filter above so its import warnings stay quiet
     from pytorch_fid import fid_score
     from pytorch_fid.inception import InceptionV3
 
-    from vasis.metrics import fid
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

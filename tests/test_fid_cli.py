@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from helpers import published_layout_fid_state
+from pytorch_fid import fid_score
 
 from vasis_suite.cli import main
 from vasis.data import SceneDataset
@@ -37,8 +39,7 @@ def setup(tmp_path_factory):
         state = dict(fid_weights.converted_weights(ts, root / "cache")[0])
         state["fc.weight"], state["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)
     else:
-        from tests.test_fid import _published_layout_state
-        state = _published_layout_state()
+        state = published_layout_fid_state()
     hub = root / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     torch.save(state, hub / fid_weights.FID_WEIGHTS_NAME)
@@ -72,7 +73,6 @@ def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
                                                   / fid_weights.FID_WEIGHTS_NAME)
     assert ours["nearest_k"] == 5
 
-    from pytorch_fid import fid_score
     # pytorch-fid's own features, recorded as calculate_fid_given_paths computes them
     feats, get_activations = [], fid_score.get_activations
     monkeypatch.setattr(fid_score, "get_activations",
@@ -84,6 +84,7 @@ def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
                                                   num_workers=0)
     assert abs(ours["fid"] - ref) <= 1e-4 * abs(ref), (ours["fid"], ref)
 
+    # local: prdc is an optional extra (.[metrics])
     import prdc
     assert len(feats) == 2 and feats[0].shape == (N, 2048)
     expect = prdc.compute_prdc(real_features=feats[0], fake_features=feats[1], nearest_k=5)

@@ -14,6 +14,8 @@ from analysis.runs import train_or_reuse
 from analysis.study import TINY
 from analysis.trained import data_sample_std, heldout, quick_config, source_statistics
 from vasis_suite.cli import main
+from vasis.data.scenes import _TEX
+from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
 from vasis.train import load_latest
 
 
@@ -59,7 +61,6 @@ def test_training_part_tables_report_and_resume(tmp_path):
     assert "trained_variation.csv" in report and "**2 iterations**" in report
 
     # FID (and PRDC where N allows) of both models and of other real scenes, equal N, labelled
-    from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
     q = pd.read_csv(out / "trained_fid.csv")
     assert list(q.source) == ["data (other scenes)", "SPADE", "VA-SPADE"]
     assert (q.n_real == q.n_generated).all() and (q.n_real == 4).all()
@@ -105,7 +106,6 @@ def test_statistics_match_the_metrics():
     inter = np.mean([metrics.inter_class_std(imgs[0, i], labels[i]) for i in range(2)])
     assert st["inter"] == pytest.approx(inter)
     # the design's std of a new photo of the layout is at least the texture noise
-    from vasis.data.scenes import _TEX
 
     sd = data_sample_std(scenes[0])
     assert (sd >= _TEX[scenes[0]["label"]] - 1e-12).all() and (sd < 0.2).all()
