@@ -69,7 +69,7 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     warnings.simplefilter("ignore")
-    # local: heavy (torchvision), imported after the warnings filter above so its import warnings stay quiet
+    # local: heavy (torchvision); after the warnings filter above, so its import warnings stay quiet
     from pytorch_fid import fid_score
     from pytorch_fid.inception import InceptionV3
 

@@ -195,8 +195,8 @@ NB = {
             "Without noise, SPADE's `sample_std` is 0: every generation of the layout is the "
             "same image. VA-SPADE's noise makes samples differ."),
         new_code_cell(
-            "series = layouts.boundary_series('sky', 'ground', [0.25, 0.5, 0.75], orientation='vertical',\n"
-            "                           dataset=spade)\n"
+            "series = layouts.boundary_series('sky', 'ground', [0.25, 0.5, 0.75],\n"
+            "                                 orientation='vertical', dataset=spade)\n"
             "anchors, patch = metrics.boundary_anchors(series, depth=8, side='first')\n"
             "sky = layouts.resolve_class('sky', spade)\n"
             "for name, g in {'spade reflect': surgery.swap_padding(spade, 'reflect'), 'va-spade': va}.items():\n"

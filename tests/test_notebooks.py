@@ -62,8 +62,9 @@ def test_a_failing_cell_is_reported(kernel_env, tmp_path):
     """The check above can fail: a cell that raises (here an assertion like the ones the
     notebooks make about their own numbers) is reported, and later cells still run."""
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("assert x == 2, 'x is 1'"),
-                             nbformat.v4.new_code_cell("y = x + 1")])
+    cell = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[cell("x = 1"), cell("assert x == 2, 'x is 1'"),
+                                         cell("y = x + 1")])
     assert execute(nb, tmp_path) == ["cell 1: AssertionError: x is 1"]
     assert nb.cells[2].outputs == [] and nb.cells[2].execution_count == 3
 

@@ -239,7 +239,7 @@ def _missing_weights_error(path: Path, explicit: bool) -> FileNotFoundError:
 def _vgg19_feature_layers() -> nn.Sequential:
     """``torchvision.models.vgg19(weights=None).features`` without building the classifier."""
     try:
-        # local: torchvision is heavy and only the VGG loss needs it (private API, hence the fallback)
+        # local: torchvision is heavy and only the VGG loss needs it (private API: a fallback)
         from torchvision.models.vgg import cfgs, make_layers
         return make_layers(cfgs["E"], batch_norm=False)
     except (ImportError, KeyError):  # pragma: no cover - older/newer torchvision layouts
