@@ -30,8 +30,8 @@ from . import layouts, metrics, recorder, surgery
 from .layouts import (box, box_series, boundary_series, one_class, resolve_class, stack,
                       two_class)
 from .metrics import (boundary_anchors, class_variation, distance_to_boundary, fraction_within,
-                      inter_class_std, intra_class_std, ncc, pattern_repetition, resize_labels,
-                      sample_std, variation_profile, variation_ratio)
+                      inter_class_std, ncc, pattern_repetition, resize_labels, sample_std,
+                      variation_profile, variation_ratio, within_map_class_std)
 from .recorder import STATISTICS, FeatureRecorder, calibrate, describe_model, probe
 from .surgery import clone_module, swap_block_kernel, swap_norm_kernel, swap_padding
 from . import encoders
@@ -43,7 +43,7 @@ __all__ = [
     "one_class", "two_class", "box", "boundary_series", "box_series", "stack", "resolve_class",
     "FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS",
     "swap_padding", "swap_norm_kernel", "swap_block_kernel", "clone_module",
-    "intra_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
+    "within_map_class_std", "inter_class_std", "variation_ratio", "sample_std", "class_variation",
     "distance_to_boundary", "variation_profile", "fraction_within", "ncc",
     "pattern_repetition", "boundary_anchors", "resize_labels",
     "encoders", "probe_points", "padding_of", "select_convs",

@@ -30,7 +30,7 @@ from vasis.errors import UserError
 from vasis.labels import DONTCARE_ID
 
 __all__ = [
-    "resize_labels", "intra_class_std", "class_means", "inter_class_std", "variation_ratio",
+    "resize_labels", "within_map_class_std", "class_means", "inter_class_std", "variation_ratio",
     "sample_std", "class_variation", "distance_to_boundary", "variation_profile",
     "fraction_within", "ncc", "pattern_repetition", "boundary_anchors",
 ]
@@ -84,7 +84,7 @@ def resize_labels(labels, size) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- intra / inter
-def intra_class_std(values, labels, *, ignore=IGNORE, min_pixels: int = 2,
+def within_map_class_std(values, labels, *, ignore=IGNORE, min_pixels: int = 2,
                     ddof: int = 0) -> dict[int, float]:
     """Within-map spatial variation of every class.
 
@@ -121,10 +121,11 @@ def inter_class_std(values, labels, *, ignore=IGNORE, ddof: int = 0) -> float:
 
 
 def variation_ratio(values, labels, *, ignore=IGNORE, min_pixels: int = 2) -> float:
-    """Mean intra-class std over the classes (:func:`intra_class_std`) divided by the inter-class
-    std (:func:`inter_class_std`). Large: classes vary inside as much as they differ from each
-    other; ~0: every class is a flat colour (class-level mode collapse). NaN if undefined."""
-    intra = intra_class_std(values, labels, ignore=ignore, min_pixels=min_pixels)
+    """Mean intra-class std over the classes (:func:`within_map_class_std`) divided by the
+    inter-class std (:func:`inter_class_std`). Large: classes vary inside as much as they differ
+    from each other; ~0: every class is a flat colour (class-level mode collapse). NaN if
+    undefined."""
+    intra = within_map_class_std(values, labels, ignore=ignore, min_pixels=min_pixels)
     inter = inter_class_std(values, labels, ignore=ignore)
     if not intra or not np.isfinite(inter) or inter == 0:
         return float("nan")
@@ -156,7 +157,7 @@ def class_variation(values, labels, *, samples=None, ignore=IGNORE, min_pixels: 
     ``samples`` (S, C, H, W) is given), plus ``inter_std`` and ``ratio`` (same for every row)."""
     v = _chw(values)
     lab = _labels(labels, v.shape[1:])
-    intra = intra_class_std(v, lab, ignore=ignore, min_pixels=min_pixels)
+    intra = within_map_class_std(v, lab, ignore=ignore, min_pixels=min_pixels)
     inter = inter_class_std(v, lab, ignore=ignore)
     samp = sample_std(samples, lab, ignore=ignore) if samples is not None else {}
     rows = []

@@ -42,11 +42,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vasis.models.norms import ConditionalNorm
-
-from .surgery import clone_module, padding_of
 from vasis.config import GeneratorConfig
 from vasis.errors import UserError
+from vasis.models.norms import ConditionalNorm
+from vasis.presets import MODELS
+
+from .surgery import clone_module, padding_of
 
 __all__ = ["FeatureRecorder", "probe", "calibrate", "describe_model", "STATISTICS",
            "probe_points", "valid_points", "call_model"]
@@ -59,7 +60,6 @@ FIG2_SIZE = (256, 256)
 def describe_model(gen: nn.Module) -> str:
     """The preset name (``'spade'``, ``'va-oasis'``, ...) whose switches ``gen.cfg`` has, ignoring
     widths, padding and kernel size; ``'custom'`` if none matches."""
-    from vasis.presets import MODELS
 
     cfg = getattr(gen, "cfg", None)
     if not isinstance(cfg, GeneratorConfig):  # a model the suite did not build: its class

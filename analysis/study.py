@@ -19,7 +19,9 @@ import torch
 import torch.nn as nn
 
 from vasis.commands.argtypes import size as _size
+from vasis.data.scenes import SceneDataset
 from vasis.errors import UserError
+from vasis.labels import label_space
 from vasis.presets import MODELS as _PRESETS, generator_config
 
 from . import layouts
@@ -102,11 +104,9 @@ def calibration_labels(dataset: str, size: tuple[int, int], n: int = 4,
     """
     h, w = size
     if dataset == "scenes" and min(h, w) >= 16:
-        from vasis.data.scenes import SceneDataset
 
         ds = SceneDataset(n, size=(h, w), seed=seed)
         return torch.stack([ds[i]["label"] for i in range(n)])
-    from vasis.labels import label_space
 
     nc = label_space(dataset).label_nc
     g = torch.Generator().manual_seed(seed)

@@ -9,7 +9,7 @@ of the same label maps:
 
 * ``intra_std``: within-image spatial std of the class's pixels (per RGB channel, averaged;
   then the mean over the images where the class has >= ``MIN_PIXELS`` pixels), in [0, 1]
-  intensity units - :func:`vasis.data.scenes.intra_class_std`, the data's own statistic;
+  intensity units - :func:`vasis.data.scenes.within_image_class_std`, the data's own statistic;
 * ``sample_std``: std across ``samples`` generations of the *same* label map at each pixel
   (ddof 1), averaged over the class's pixels and the layouts. For the data it is the design's
   conditional std given the layout (:func:`data_sample_std`: texture noise, 8-bit rounding,
@@ -45,7 +45,8 @@ import pandas as pd
 import torch
 
 import vasis
-from vasis.data.scenes import _INST, _TEX, ILLUMINATION, QUANT_VAR, SceneDataset, intra_class_std
+from vasis.data.scenes import (_INST, _TEX, ILLUMINATION, QUANT_VAR, SceneDataset,
+                               within_image_class_std)
 from vasis.labels import label_space
 from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
 from vasis.metrics.image_sets import SMALL_N_NOTE, compare, fid_model_or_reason, open_set
@@ -174,7 +175,7 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
     S, n = images.shape[:2]
     flat_imgs = images.reshape(S * n, *images.shape[2:])
     flat_labs = np.concatenate([labels] * S)
-    intra, count = intra_class_std(flat_imgs, flat_labs, nc, MIN_PIXELS, value_range=(0, 1))
+    intra, count = within_image_class_std(flat_imgs, flat_labs, nc, MIN_PIXELS, value_range=(0, 1))
     if sample_map is None:
         sample_map = images.std(axis=0, ddof=1).mean(axis=1) if S >= 2 else None
     samp = np.full((n, nc), np.nan)
@@ -394,7 +395,7 @@ def render_section(trained: dict, tcfg: TrainConfig, out: Path) -> list[str]:
         f"for both models), compared with the real images of the same label maps. Units: "
         f"[0, 1] intensity. Per class (classes with >= {MIN_PIXELS} pixels in an image): "
         f"`intra` = within-image spatial std (per RGB channel, averaged; mean over images and "
-        f"samples; `vasis.data.scenes.intra_class_std`), `sample` = std across the samples of "
+        f"samples; `vasis.data.within_image_class_std`), `sample` = std across the samples of "
         f"the same label map per pixel, averaged over the class (data: the design's std of a new "
         f"photo of the same layout - texture noise, rounding, illumination, instance colour "
         f"shifts), `near {tcfg.distance}px` = share of the class's variation within "

@@ -21,15 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vasis.data import SceneDataset  # noqa: E402
+from vasis.metrics import fid  # noqa: E402
+from vasis.metrics.fid import to_uint8  # noqa: E402
+from vasis.metrics.fid_weights import resolve_weights  # noqa: E402
 
 
 def scene_folder(root: Path, n: int, size: int) -> list[Path]:
-    from PIL import Image
-
-    from vasis.data import SceneDataset
-    from vasis.metrics.fid import to_uint8
     ds = SceneDataset(n, size=(size, size), split="val")
     files = []
     for i in range(n):
@@ -39,12 +40,12 @@ def scene_folder(root: Path, n: int, size: int) -> list[Path]:
 
 
 def weights_state() -> tuple[dict, str]:
-    from vasis.metrics.fid_weights import resolve_weights
     try:
         state, info = resolve_weights()
         state = dict(state)
         label = info.label
     except FileNotFoundError:
+        # local: torchvision is heavy; only the no-weights fallback needs it
         import torchvision
         net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
                                               init_weights=False)
@@ -68,32 +69,32 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     warnings.simplefilter("ignore")
+    # local: heavy (torchvision); after the warnings filter above, so its import warnings stay quiet
     from pytorch_fid import fid_score
     from pytorch_fid.inception import InceptionV3
 
-    from vasis.metrics import fid as F
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if a.folder:
             files = sorted(p for p in Path(a.folder).iterdir()
-                           if p.suffix.lower() in F.IMAGE_EXTENSIONS)
+                           if p.suffix.lower() in fid.IMAGE_EXTENSIONS)
         else:
             (tmp / "images").mkdir()
             files = scene_folder(tmp / "images", a.n, a.size)
         state, label = weights_state()
         hub = tmp / "torch" / "hub" / "checkpoints"
         hub.mkdir(parents=True)
-        torch.save(state, hub / F.FID_WEIGHTS_NAME)
+        torch.save(state, hub / fid.FID_WEIGHTS_NAME)
         os.environ["TORCH_HOME"] = str(tmp / "torch")   # pytorch-fid finds its file there
-        ours = F.load_fid_inception(hub / F.FID_WEIGHTS_NAME)
+        ours = fid.load_fid_inception(hub / fid.FID_WEIGHTS_NAME)
         theirs = InceptionV3([3]).eval()
         print(f"{len(files)} images ({a.folder or f'scenes {a.size}x{a.size} PNG'}), batch "
               f"{a.batch_size}, torch threads {torch.get_num_threads()}, pytorch-fid workers "
               f"{a.workers}; weights: {label}")
 
         def run_ours(fs):
-            return F.inception_activations(fs, ours, a.batch_size, "cpu")
+            return fid.inception_activations(fs, ours, a.batch_size, "cpu")
 
         def run_theirs(fs):
             return fid_score.get_activations(fs, theirs, a.batch_size, 2048, "cpu", a.workers)

@@ -16,17 +16,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import scipy  # noqa: E402
+from pytorch_fid.fid_score import calculate_frechet_distance  # noqa: E402
+from scipy import linalg  # noqa: E402
+
 import vasis  # noqa: E402
 
 
 def reference(mu1, s1, mu2, s2):
     try:
-        from pytorch_fid.fid_score import calculate_frechet_distance
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return float(calculate_frechet_distance(mu1, s1, mu2, s2)), "pytorch-fid"
     except TypeError:  # scipy >= 1.18: no disp argument
-        from scipy import linalg
         covmean = linalg.sqrtm(s1.dot(s2))
         if not np.isfinite(covmean).all():
             off = np.eye(s1.shape[0]) * 1e-6
@@ -48,7 +50,6 @@ def main():
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--n-deficient", type=int, default=1000)
     a = p.parse_args()
-    import scipy
     print(f"numpy {np.__version__}, scipy {scipy.__version__}, dims {a.dims}")
     rng = np.random.default_rng(0)
     cases = {

@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 import vasis  # noqa: E402
 from official_reference import official_forward, official_spec, random_state_dict  # noqa: E402
-from official_reference import official_options  # noqa: E402
-from test_official_checkpoints import label_maps  # noqa: E402
+from official_reference import label_maps, oasis_input, official_options, spade_input  # noqa: E402
 
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
 
@@ -49,7 +48,6 @@ def bench(model, dataset, h, w, ngf, hidden, batch, repeats):
     gen = vasis.load_official(sd, model, dataset, **over).eval()
     space = vasis.label_space(dataset)
     label, instance = label_maps(batch, h, w, space.label_nc, space.dontcare, 0)
-    from official_reference import oasis_input, spade_input
     z = torch.randn(batch, o.z_dim) if o.z_dim else None
     dist = None
     if model == "clade-icpe":

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vasis  # noqa: E402
-import analysis.layouts as L  # noqa: E402
+from analysis.layouts import boundary_series  # noqa: E402
 from analysis.recorder import probe  # noqa: E402
 
 MODELS = ("spade", "clade", "oasis", "va-spade")
@@ -28,7 +28,7 @@ MODELS = ("spade", "clade", "oasis", "va-spade")
 
 def layouts(gen, n: int) -> dict:
     pos = [0.2 + 0.6 * i / max(1, n - 1) for i in range(n)]
-    series = L.boundary_series("sky", "ground", pos, orientation="horizontal", dataset=gen)
+    series = boundary_series("sky", "ground", pos, orientation="horizontal", dataset=gen)
     return {f"boundary-{p:.2f}": m for p, m in zip(pos, series)}
 
 

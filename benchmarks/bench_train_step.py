@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import statistics
@@ -47,6 +48,7 @@ from pathlib import Path
 
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the memory profiler's start/stop lines
 import torch  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,16 +56,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 import vasis  # noqa: E402
 from official_reference import (oasis_input, official_forward, official_spec,  # noqa: E402
                                 random_state_dict, spade_input)
-from official_reference import official_options  # noqa: E402
-from test_official_checkpoints import label_maps  # noqa: E402
+from official_reference import label_maps, official_options  # noqa: E402
 from vasis.losses import (loss_config, oasis_discriminator_losses,  # noqa: E402
                           oasis_dontcare_channel, oasis_generator_losses,
                           spade_discriminator_losses, spade_generator_losses)
-from vasis.presets import build_discriminator  # noqa: E402
+from vasis.presets import build_discriminator, build_generator  # noqa: E402
 from vasis.train.distributed import DistEnv  # noqa: E402
 from vasis.train.ema import new_ema, update_ema  # noqa: E402
 from vasis.train.loop import StepContext, iteration  # noqa: E402
 from vasis.train.recipes import recipe  # noqa: E402
+from vasis.train.speed import SpeedOptions, apply_speed  # noqa: E402
 
 MODELS = ("spade", "clade", "va-spade", "oasis", "va-oasis")
 SETTINGS = {
@@ -85,7 +87,6 @@ def peak_rise_mib(fn) -> float:
     From torch.profiler's memory records (``profile_memory=True``): every op's allocations net
     of its frees, and the frees recorded outside ops, summed in time order; the peak of that
     running sum. Memory an op allocates and frees within itself is not seen (a lower bound)."""
-    from torch.profiler import ProfilerActivity, profile
     saved = os.dup(2)  # the profiler's own start/stop lines go to stderr: hide them
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
@@ -188,7 +189,6 @@ class Case:
         self.step = 0
 
     def _context(self, g, d, options):
-        from vasis.train.speed import SpeedOptions, apply_speed
         r = self.r
         sp = SpeedOptions(**options)
         env = DistEnv()
@@ -262,7 +262,6 @@ class Case:
     def forward_fns(self):
         """(suite, reference) no-grad eval-mode forwards from integer label maps; each side
         includes its input encoding (the suite's checks + one-hot, the official one-hot)."""
-        import dataclasses
         g = self.g
         b = self.batch
         o = dataclasses.replace(self.o, training=False)
@@ -351,8 +350,6 @@ def _cuda_case(model, dataset, h, w, options, warmup, iters, device="cuda", g_ov
                d_over=None):
     """(it/s, peak MiB) of ``iters`` suite iterations after ``warmup``; ``device``, ``g_over``
     and ``d_over`` let a CPU smoke run use the same code at tiny widths."""
-    from vasis.presets import build_generator
-    from vasis.train.speed import SpeedOptions, apply_speed
     dev = torch.device(device)
     torch.manual_seed(0)
     g = build_generator(model, dataset, height=h, width=w, **(g_over or {})).to(dev).train()

@@ -8,6 +8,7 @@ models are trained briefly on the built-in scenes data into ``OUT/runs`` (reused
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import time
@@ -40,7 +41,6 @@ weights and N (images per side); FID on few images is biased upward: compare equ
 
 
 def register(subparsers) -> None:
-    import argparse
     p = subparsers.add_parser(
         "experiment", help=f"run a table / figure of the paper ({', '.join(EXPERIMENTS)})",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

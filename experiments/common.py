@@ -48,8 +48,13 @@ from analysis.study import TINY, TINY_DISCRIMINATOR
 from vasis.atomic import atomic_write_text
 from vasis.complexity import complexity
 from vasis.data.folders import canonical_name
+from vasis.data import build_dataset
 from vasis.errors import UserError
-from vasis.metrics import default_weights_path, load_segmenter, weights_label
+from vasis.labels import label_space
+from vasis.loading import load_torch_file
+from vasis.metrics import (TinySceneSegmenter, default_weights_path, evaluate_segmentation,
+                           load_fid_inception, load_segmenter, train_scene_segmenter,
+                           weights_label)
 from vasis.metrics.density_coverage import PRDC_FIELDS, min_images
 from vasis.metrics.fid import file_sha256 as fid_file_sha256
 from vasis.metrics.fid import fid_from_features, inception_activations, reference_statistics
@@ -59,7 +64,7 @@ from vasis.metrics.image_sets import fid_note as fid_note_text
 from vasis.presets import DATASETS
 from vasis.train import RunSettings
 from vasis.train.generate import EncodedBatches, load_generator, sample_images
-from vasis.train.load import read_generator_file
+from vasis.train.load import generator_from_content, read_generator_file
 
 NA_FID = "n/a (weights missing: {path})"
 MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
@@ -325,7 +330,6 @@ class Context:
         overrides = dict(overrides or {})
         given = self.given.get(key)
         if given is not None:
-            from vasis.train.load import generator_from_content
             opened = generator_from_content(given.file, given.content, model, self.dataset,
                                             device=self.device, **overrides)
             gen = opened.generator
@@ -371,7 +375,6 @@ class Context:
         """(labels (N,H,W) int64, instance or None) of the first validation label maps."""
         size = tuple(int(v) for v in size)
         if size not in self._labels:
-            from vasis.data import build_dataset
             n = self.scale.eval_images
             ds = build_dataset(self.dataset, self.dataroot, "val", size, train=False,
                                n=n if self.dataroot is None else None)
@@ -400,7 +403,6 @@ class Context:
     def fid_model(self):
         """The FID Inception, or a string saying why it is not available."""
         if self._fid is None:
-            from vasis.metrics import default_weights_path, load_fid_inception
             try:
                 self._fid = load_fid_inception(self.fid_weights, self.device)
             except FileNotFoundError:
@@ -451,12 +453,10 @@ class Context:
             self._seg = (f"n/a (no segmenter for {self.dataset}: pass --segmenter, "
                          f"see docs/evaluation.md)")
         else:
-            from vasis.metrics import TinySceneSegmenter, train_scene_segmenter
             s = self.scale
             path = self.runs / f"segmenter-{s.size[0]}x{s.size[1]}-{s.seg_steps}.pt"
             net = TinySceneSegmenter()
             if path.is_file():
-                from vasis.loading import load_torch_file
                 net.load_state_dict(load_torch_file(path, what="cached scenes segmenter"))
                 net.eval()
             else:
@@ -493,8 +493,6 @@ class Context:
             if isinstance(seg, str):
                 out.update({"mIoU": seg, "Acc": seg})
             else:
-                from vasis.labels import label_space
-                from vasis.metrics import evaluate_segmentation
                 space = label_space(gen.cfg.dataset)
                 r = evaluate_segmentation(seg, fake, labels, num_classes=space.label_nc)
                 out["mIoU"] = 100.0 * float(r["miou"])

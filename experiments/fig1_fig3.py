@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import torch
 
-import analysis.layouts as L
 import analysis.metrics as metrics
-
-from vasis.errors import UserError
 from analysis.figures import colorize, image_grid, save_figure, to_rgb
+from analysis.layouts import box_series, boundary_series, resolve_class
 from analysis.study import MODELS
+from vasis.data import build_dataset
+from vasis.errors import UserError
+from vasis.labels import label_space
 
 from .common import Context, select, wide, write_table
 
@@ -34,8 +35,8 @@ def boundary_classes(dataset: str) -> tuple[str, str, str]:
 
 def layouts(gen, dataset: str):
     first, second, box_cls = boundary_classes(dataset)
-    series = L.boundary_series(first, second, POSITIONS, orientation="vertical", dataset=gen)
-    boxes = L.box_series(box_cls, second, CENTERS, box_size=0.3, dataset=gen)
+    series = boundary_series(first, second, POSITIONS, orientation="vertical", dataset=gen)
+    boxes = box_series(box_cls, second, CENTERS, box_size=0.3, dataset=gen)
     return series, boxes
 
 
@@ -44,7 +45,7 @@ def repetition(ctx: Context, gen) -> dict:
     series, _ = layouts(gen, ctx.dataset)
     imgs = ctx.generate(gen, series, seed=ctx.seed).double()
     anchors, patch = metrics.boundary_anchors(series, orientation="vertical", depth=8, side="first")
-    cls = L.resolve_class(boundary_classes(ctx.dataset)[0], gen)
+    cls = resolve_class(boundary_classes(ctx.dataset)[0], gen)
     return {"repetition": float(metrics.pattern_repetition(imgs, anchors, patch, labels=series, cls=cls))}
 
 
@@ -53,7 +54,6 @@ def run(ctx: Context, args) -> dict:
     gens = {m: ctx.generator(m) for m in models}
     for m, g in gens.items():
         ctx.store.compute(NAME, m, "boundary-series", ["repetition"], lambda g=g: repetition(ctx, g))
-    from vasis.labels import label_space
     g0 = next(iter(gens.values()))
     nc = label_space(g0.cfg.dataset).label_nc
     # Figure 1: similar boundaries.
@@ -84,7 +84,6 @@ def run(ctx: Context, args) -> dict:
 
 
 def _real_images(ctx: Context, size, n):
-    from vasis.data import build_dataset
     try:
         ds = build_dataset(ctx.dataset, ctx.dataroot, "val", size, train=False,
                            n=n if ctx.dataroot is None else None)

@@ -9,8 +9,12 @@ zero padding makes a fake variation from the image border.
 """
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
+
+matplotlib.use("Agg")  # figures go to files, never to a display
+import matplotlib.pyplot as plt  # noqa: E402
 
 from analysis.figures import save_figure
 from analysis.study import default_classes, make_layout
@@ -58,9 +62,6 @@ def run(ctx: Context, args) -> dict:
 
 
 def _figure(df: pd.DataFrame, models):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models) + 0.4, 2.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         d = df[df.model == m]

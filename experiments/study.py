@@ -38,10 +38,10 @@ import torch
 from tqdm import tqdm
 
 from analysis import layouts, metrics
+from analysis.runs import check_run_dir, train_or_reuse
 from analysis.trained import data_sample_std, source_statistics
 from vasis.data import build_dataset
 from vasis.data.scenes import SceneDataset, paint_layout
-from analysis.runs import check_run_dir, train_or_reuse
 from vasis.errors import ExistsError, UserError
 from vasis.labels import label_space
 from vasis.metrics import evaluate_segmentation

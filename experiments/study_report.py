@@ -6,7 +6,6 @@ docs/study.md), so a claim that does not hold at the study's budget is reported 
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib.pyplot as plt

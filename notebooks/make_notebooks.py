@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import vasis
-from analysis import layouts as L, surgery, recorder, metrics
+from analysis import layouts, metrics, recorder, surgery
 from analysis.cpu import fast_cpu
 from analysis.study import TINY, calibration_labels   # TINY: the preset, only narrower
 
@@ -43,8 +43,8 @@ NB = {
         new_code_cell(
             "gen = vasis.build_generator('spade', 'scenes', **TINY)\n"
             "gen = recorder.calibrate(gen, calibration_labels('scenes', (128, 128)), steps=2)\n"
-            "one = L.one_class('sky', dataset=gen)\n"
-            "two = L.two_class('sky', 'ground', dataset=gen)\n"
+            "one = layouts.one_class('sky', dataset=gen)\n"
+            "two = layouts.two_class('sky', 'ground', dataset=gen)\n"
             "copies = {f'{p} k{k}': surgery.swap_norm_kernel(surgery.swap_padding(gen, p), k)\n"
             "          for p in ('zero', 'reflect') for k in (3, 1)}\n"
             "list(copies)"),
@@ -112,7 +112,7 @@ NB = {
             "recorded with `recorder.probe` (tidy DataFrame, one row per block and statistic)."),
         new_code_cell(SETUP),
         new_code_cell(
-            "lab = L.one_class('sky', dataset='scenes')\n"
+            "lab = layouts.one_class('sky', dataset='scenes')\n"
             "cal = calibration_labels('scenes', (128, 128))\n"
             "frames = []\n"
             "for model in ('spade', 'oasis', 'va-spade'):\n"
@@ -168,7 +168,7 @@ NB = {
             "torch.manual_seed(0)\n"
             "va = recorder.calibrate(vasis.build_generator('va-spade', 'scenes', **TINY), cal, steps=1)\n"
             "zero = surgery.swap_padding(spade, 'zero')\n"
-            "one = L.one_class('sky', dataset=spade)\n"
+            "one = layouts.one_class('sky', dataset=spade)\n"
             "with recorder.FeatureRecorder(zero, keep_features=1) as rec:\n"
             "    rec.run(one, 1, seed=0)\n"
             "    f, lab = rec.features['fc'][0], rec.class_map('fc')\n"
@@ -181,7 +181,7 @@ NB = {
             "blocks upsample this pattern over the whole map (see `docs/metrics.md`, caveat "
             "for generators)."),
         new_code_cell(
-            "two = L.two_class('sky', 'ground', dataset=spade)\n"
+            "two = layouts.two_class('sky', 'ground', dataset=spade)\n"
             "rows = []\n"
             "for name, g in {'spade reflect': surgery.swap_padding(spade, 'reflect'),\n"
             "                'va-spade reflect': va}.items():\n"
@@ -195,10 +195,10 @@ NB = {
             "Without noise, SPADE's `sample_std` is 0: every generation of the layout is the "
             "same image. VA-SPADE's noise makes samples differ."),
         new_code_cell(
-            "series = L.boundary_series('sky', 'ground', [0.25, 0.5, 0.75], orientation='vertical',\n"
-            "                           dataset=spade)\n"
+            "series = layouts.boundary_series('sky', 'ground', [0.25, 0.5, 0.75],\n"
+            "                                 orientation='vertical', dataset=spade)\n"
             "anchors, patch = metrics.boundary_anchors(series, depth=8, side='first')\n"
-            "sky = L.resolve_class('sky', spade)\n"
+            "sky = layouts.resolve_class('sky', spade)\n"
             "for name, g in {'spade reflect': surgery.swap_padding(spade, 'reflect'), 'va-spade': va}.items():\n"
             "    with torch.no_grad(), torch.random.fork_rng():\n"
             "        torch.manual_seed(0)\n"
@@ -237,7 +237,7 @@ import analysis
 from analysis import encoders
 
 # One thread with denormals flushed: untrained nets decay to denormal floats that x86 CPUs
-# compute up to 50x slower (see analysis.main_job.fast_cpu).
+# compute up to 50x slower (see analysis.cpu.fast_cpu).
 torch.set_num_threads(1); torch.set_flush_denormal(True)"""
 
 MODEL_04 = """class LabelNorm(nn.Module):
@@ -430,8 +430,8 @@ NB["04_probe_your_generator.ipynb"] = [
         "    b.set_title('spatial std / rms'); plt.tight_layout(); plt.show()\n"
         "\n"
         "try:\n"
-        "    import ipywidgets as w\n"
-        "    w.interact(show, padding=['zero', 'reflect'], kernel=[3, 1],\n"
+        "    import ipywidgets as widgets\n"
+        "    widgets.interact(show, padding=['zero', 'reflect'], kernel=[3, 1],\n"
         "               layout=['sky', 'sky|road'], noise=False)\n"
         "except ImportError:\n"
         "    show('reflect', 3, 'sky|road')"),

@@ -433,3 +433,15 @@ def official_options(model, dataset, height, width, ngf=64, hidden=128, kernel=3
                     num_up=6 if dataset == "cityscapes" and not oasis else 5,
                     add_dist=model == "clade-icpe", z_dim=64 if model == "oasis" else 0,
                     kernel=kernel, kernel_norm=kernel_norm, **space)
+
+
+def label_maps(n, h, w, label_nc, dontcare, seed):
+    """Blobby random label maps (255 = don't care where the dataset has it) and instance maps."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, label_nc, (n, h // 16, w // 16), generator=g)
+    if dontcare:
+        ids[torch.rand(ids.shape, generator=g) < 0.15] = 255
+    label = ids.repeat_interleave(16, 1).repeat_interleave(16, 2)
+    inst = torch.randint(0, 5, (n, h // 8, w // 8), generator=g)
+    instance = inst.repeat_interleave(8, 1).repeat_interleave(8, 2)
+    return label, instance

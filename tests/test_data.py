@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from vasis.data import DatasetError, FolderDataset, batch_input, build_dataset, validate_dataset
+from vasis.data.validate import _tail_complete
 
 
 def in_coco_range(label):
@@ -227,7 +228,6 @@ def test_custom_layout_needs_a_label_space(tmp_path):
 def test_truncated_images_are_caught_up_front_from_the_file_end(coco_sample, tmp_path):
     """A JPEG cut to 500 bytes, a PNG instance map cut short: found without decoding every
     image; complete files with bytes after their end marker are not flagged."""
-    from vasis.data import validate as val
 
     names = sorted(p.stem for p in (coco_sample / "train_img").glob("*.jpg"))[:5]
     root = tmp_path / "coco"
@@ -253,7 +253,7 @@ def test_truncated_images_are_caught_up_front_from_the_file_end(coco_sample, tmp
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Image.Image, "load", counting_load)
-        report = val.validate_dataset("coco-stuff", root, "train", check_ids=False,
+        report = validate_dataset("coco-stuff", root, "train", check_ids=False,
                                       raise_on_error=False)
     bad = sorted(Path(p).name for pr in report.problems for p in pr.paths)
     assert bad == sorted([jpg.name, half.name, inst.name]), report.problems
@@ -261,14 +261,12 @@ def test_truncated_images_are_caught_up_front_from_the_file_end(coco_sample, tmp
     # only the files whose end looks wrong were decoded, not the complete ones
     assert str(padded) not in decoded and str(root / "train_img" / f"{b}.jpg") not in decoded
     # full decoding stays available and agrees
-    full = val.validate_dataset("coco-stuff", root, "train", check_ids=False, decode_images=True,
+    full = validate_dataset("coco-stuff", root, "train", check_ids=False, decode_images=True,
                                 raise_on_error=False)
     assert sorted(Path(p).name for pr in full.problems for p in pr.paths) == bad
 
 
 def test_tail_check_needs_no_decoding_of_good_files(coco_sample):
-    from vasis.data.validate import _tail_complete
-
     for p in sorted((coco_sample / "train_img").glob("*.jpg")):
         assert _tail_complete(p, "JPEG"), p
     for p in sorted((coco_sample / "train_label").glob("*.png"))[:3]:

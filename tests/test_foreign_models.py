@@ -20,12 +20,12 @@ import analysis
 import foreign_generator as fg
 import vasis
 from analysis import encoders
+from analysis.study import TINY
 from analysis.surgery import padding_of, swap_block_kernel, swap_norm_kernel, swap_padding
 from vasis_suite.cli import main
 from vasis.errors import UserError
 from vasis.labels import DONTCARE_ID
 
-TINY = {"ngf": 4, "hidden": 8}
 SIZE = (64, 64)
 CITY = encoders.spade("cityscapes")
 FLAT = 1e-5  # spatial std / rms below this: constant up to float rounding

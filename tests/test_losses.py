@@ -226,6 +226,7 @@ def test_labelmix_loss_by_hand_and_per_pixel_d():
 @pytest.fixture(scope="module")
 def vgg_cache(tmp_path_factory):
     """A torch home whose hub cache holds a random VGG19 in torchvision's key layout."""
+    # local: torchvision is heavy; only this fixture needs it
     import torchvision
 
     torch.manual_seed(0)

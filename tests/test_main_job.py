@@ -1,14 +1,31 @@
 """The main analysis job at a reduced setting (``--quick``: three models at tiny widths)."""
+import io
+from contextlib import redirect_stdout
+
 import pandas as pd
+import pytest
 from helpers import every
 
+from analysis.structure import claim_findings, kernel_findings
 from vasis_suite.cli import main
 
 
-def test_quick_main_job(tmp_path, capsys):
-    out, figs = tmp_path / "out", tmp_path / "figs"
-    rc = main(["main", "--quick", "--no-progress", "--out", str(out), "--figures", str(figs)])
-    printed = capsys.readouterr().out
+def run_quick(root):
+    """``main --quick`` into ``root``/out and ``root``/figs: (rc, printed, out, figs)."""
+    out, figs = root / "out", root / "figs"
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        rc = main(["main", "--quick", "--no-progress", "--out", str(out), "--figures", str(figs)])
+    return rc, printed.getvalue(), out, figs
+
+
+@pytest.fixture(scope="module")
+def quick_job(tmp_path_factory):
+    return run_quick(tmp_path_factory.mktemp("quick-a"))
+
+
+def test_quick_main_job(quick_job):
+    rc, printed, out, figs = quick_job
     assert rc == 0
     assert str(out / "report.md") in printed and str(figs) in printed
     report = (out / "report.md").read_text()
@@ -55,9 +72,19 @@ def test_quick_main_job(tmp_path, capsys):
     assert "residual convs" in report and "`swap_block_kernel`" in report
 
 
-def test_kernel_findings_follow_the_numbers():
-    from analysis.structure import kernel_findings
+def test_same_seed_gives_byte_identical_csv_files(quick_job, tmp_path):
+    """A second run (same seed, its own folders: nothing reused, the training part trains again)
+    writes every CSV file byte for byte as the first."""
+    rc, _, out, _ = run_quick(tmp_path)
+    assert rc == 0 and quick_job[0] == 0
+    first = sorted(p.relative_to(quick_job[2]) for p in quick_job[2].rglob("*.csv"))
+    second = sorted(p.relative_to(out) for p in out.rglob("*.csv"))
+    assert first == second and len(first) >= 10       # the probes' and the training part's
+    differ = [str(p) for p in first if (quick_job[2] / p).read_bytes() != (out / p).read_bytes()]
+    assert not differ, f"CSV files that differ between two runs with the same seed: {differ}"
 
+
+def test_kernel_findings_follow_the_numbers():
     def rows(block_diff, norm_diff):
         out = []
         for model in ("spade", "clade"):
@@ -78,8 +105,6 @@ def test_kernel_findings_follow_the_numbers():
 
 
 def test_claim_findings_report_a_failing_claim_as_failing():
-    from analysis.structure import claim_findings
-
     claims = pd.DataFrame([
         dict(claim="reflect + one class: zero spatial std in every block", model="spade",
              measure="max", value=0.0, threshold="< 1e-05", holds=True),

@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from analysis import metrics as M
+from analysis import metrics
 from analysis.cpu import fast_cpu
 from analysis.main_job import JobConfig, run_job
 from analysis.runs import train_or_reuse
 from analysis.study import TINY
 from analysis.trained import data_sample_std, heldout, quick_config, source_statistics
 from vasis_suite.cli import main
+from vasis.data.scenes import _TEX
+from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
 from vasis.train import load_latest
 
 
@@ -59,7 +61,6 @@ def test_training_part_tables_report_and_resume(tmp_path):
     assert "trained_variation.csv" in report and "**2 iterations**" in report
 
     # FID (and PRDC where N allows) of both models and of other real scenes, equal N, labelled
-    from vasis.metrics.fid_weights import default_weights_path, fid_helper_torchscript
     q = pd.read_csv(out / "trained_fid.csv")
     assert list(q.source) == ["data (other scenes)", "SPADE", "VA-SPADE"]
     assert (q.n_real == q.n_generated).all() and (q.n_real == 4).all()
@@ -98,14 +99,13 @@ def test_statistics_match_the_metrics():
                            sample_map=np.stack([data_sample_std(s) for s in scenes]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # classes absent from both maps
-        want = np.nanmean([[M.fraction_within(imgs[0, i], labels[i], 4).get(c, np.nan)
+        want = np.nanmean([[metrics.fraction_within(imgs[0, i], labels[i], 4).get(c, np.nan)
                             if (labels[i] == c).sum() >= 64 else np.nan for c in range(7)]
                            for i in range(2)], 0)
     assert np.allclose(st["near"][1:], want[1:], equal_nan=True)
-    inter = np.mean([M.inter_class_std(imgs[0, i], labels[i]) for i in range(2)])
+    inter = np.mean([metrics.inter_class_std(imgs[0, i], labels[i]) for i in range(2)])
     assert st["inter"] == pytest.approx(inter)
     # the design's std of a new photo of the layout is at least the texture noise
-    from vasis.data.scenes import _TEX
 
     sd = data_sample_std(scenes[0])
     assert (sd >= _TEX[scenes[0]["label"]] - 1e-12).all() and (sd < 0.2).all()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import metrics as M
+from analysis import metrics
 from vasis.metrics.intra_class import intra_class_variation
 
 SQ2 = math.sqrt(2)
@@ -13,43 +13,43 @@ SQ2 = math.sqrt(2)
 def test_intra_inter_ratio_by_hand():
     values = np.array([[0.0, 2.0], [5.0, 5.0]])
     labels = np.array([[0, 0], [1, 1]])
-    assert M.intra_class_std(values, labels) == {0: 1.0, 1: 0.0}
-    assert M.intra_class_std(values, labels, ddof=1)[0] == pytest.approx(SQ2)
-    assert M.inter_class_std(values, labels) == pytest.approx(2.0)  # means 1 and 5
-    assert M.variation_ratio(values, labels) == pytest.approx(0.25)
+    assert metrics.within_map_class_std(values, labels) == {0: 1.0, 1: 0.0}
+    assert metrics.within_map_class_std(values, labels, ddof=1)[0] == pytest.approx(SQ2)
+    assert metrics.inter_class_std(values, labels) == pytest.approx(2.0)  # means 1 and 5
+    assert metrics.variation_ratio(values, labels) == pytest.approx(0.25)
     # two channels: averaged over channels; 255 is ignored
     v2 = np.stack([values, 2 * values])
     lab2 = np.array([[0, 0], [1, 255]])
-    assert M.intra_class_std(v2, lab2) == {0: pytest.approx(1.5)}  # class 1 has one pixel
-    assert np.isnan(M.inter_class_std(values, np.zeros((2, 2), int)))
-    df = M.class_variation(values, labels, names=["a", "b"])
+    assert metrics.within_map_class_std(v2, lab2) == {0: pytest.approx(1.5)}  # class 1 has one pixel
+    assert np.isnan(metrics.inter_class_std(values, np.zeros((2, 2), int)))
+    df = metrics.class_variation(values, labels, names=["a", "b"])
     assert list(df["name"]) == ["a", "b"] and list(df["pixels"]) == [2, 2]
 
 
 def test_sample_std_by_hand():
     s = np.zeros((2, 1, 1, 2))
     s[1, 0, 0, 0] = 2.0  # pixel 0: samples 0, 2 -> std sqrt(2); pixel 1 constant
-    assert M.sample_std(s) == pytest.approx(SQ2 / 2)
-    assert M.sample_std(s, np.array([[0, 1]])) == {0: pytest.approx(SQ2), 1: 0.0}
+    assert metrics.sample_std(s) == pytest.approx(SQ2 / 2)
+    assert metrics.sample_std(s, np.array([[0, 1]])) == {0: pytest.approx(SQ2), 1: 0.0}
     with pytest.raises(ValueError):
-        M.sample_std(s[:1])
+        metrics.sample_std(s[:1])
 
 
 def test_distance_to_boundary():
-    d = M.distance_to_boundary(np.zeros((3, 3), int))
+    d = metrics.distance_to_boundary(np.zeros((3, 3), int))
     assert d[1, 1] == 2 and d[0, 0] == 1 and d[0, 1] == 1
-    assert np.isinf(M.distance_to_boundary(np.zeros((3, 3), int), border=False)).all()
+    assert np.isinf(metrics.distance_to_boundary(np.zeros((3, 3), int), border=False)).all()
     row = np.array([[0, 0, 1, 1]])
-    assert M.distance_to_boundary(row, border=False).tolist() == [[2, 1, 1, 2]]
-    assert M.distance_to_boundary(row).tolist() == [[1, 1, 1, 1]]
+    assert metrics.distance_to_boundary(row, border=False).tolist() == [[2, 1, 1, 2]]
+    assert metrics.distance_to_boundary(row).tolist() == [[1, 1, 1, 1]]
 
 
 def test_profile_and_fraction_within():
     v = np.ones((4, 4))
     v[1:3, 1:3] = 0  # border ring 1, flat interior 0
     lab = np.zeros((4, 4), int)
-    assert M.fraction_within(v, lab, 1) == {0: pytest.approx(1.0)}
-    p = M.variation_profile(v, lab, bins=[1, 2, 3])
+    assert metrics.fraction_within(v, lab, 1) == {0: pytest.approx(1.0)}
+    p = metrics.variation_profile(v, lab, bins=[1, 2, 3])
     assert p["pixels"].tolist() == [12, 4]
     assert p["cum_area_fraction"].tolist() == [0.75, 1.0]
     assert p["cum_variance_fraction"].tolist() == [pytest.approx(1.0), pytest.approx(1.0)]
@@ -58,17 +58,17 @@ def test_profile_and_fraction_within():
     # i.i.d. noise: the fraction follows the area
     rng = np.random.default_rng(0)
     big = rng.normal(size=(64, 64))
-    f = M.fraction_within(big, np.zeros((64, 64), int), 8)[0]
-    area = float((M.distance_to_boundary(np.zeros((64, 64), int)) <= 8).mean())
+    f = metrics.fraction_within(big, np.zeros((64, 64), int), 8)[0]
+    area = float((metrics.distance_to_boundary(np.zeros((64, 64), int)) <= 8).mean())
     assert abs(f - area) < 0.05
-    assert np.isnan(M.fraction_within(np.zeros((4, 4)), lab, 1)[0])
+    assert np.isnan(metrics.fraction_within(np.zeros((4, 4)), lab, 1)[0])
 
 
 def test_ncc_and_pattern_repetition():
     a = np.arange(12.0).reshape(3, 4)
-    assert M.ncc(a, a + 5) == pytest.approx(1.0)
-    assert M.ncc(a, -a) == pytest.approx(-1.0)
-    assert np.isnan(M.ncc(a, np.ones_like(a)))
+    assert metrics.ncc(a, a + 5) == pytest.approx(1.0)
+    assert metrics.ncc(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(metrics.ncc(a, np.ones_like(a)))
     rng = np.random.default_rng(1)
     tex = rng.normal(size=(2, 8, 3))
     labels = np.stack([np.where(np.arange(12) < k, 4, 1)[None].repeat(8, 0) for k in (4, 6, 9)])
@@ -78,20 +78,20 @@ def test_ncc_and_pattern_repetition():
         k = int((lab[0] == 4).sum())
         im[:, :, k - 3:k] += tex  # the same texture glued to the boundary
         imgs.append(im)
-    anchors, size = M.boundary_anchors(labels, depth=3, side="first")
+    anchors, size = metrics.boundary_anchors(labels, depth=3, side="first")
     assert anchors == [(0, 1), (0, 3), (0, 6)] and size == (8, 3)
-    assert M.pattern_repetition(imgs, anchors, size, labels=labels, cls=4) > 0.99
+    assert metrics.pattern_repetition(imgs, anchors, size, labels=labels, cls=4) > 0.99
     fresh = [rng.normal(size=(2, 8, 12)) for _ in labels]
-    assert abs(M.pattern_repetition(fresh, anchors, size)) < 0.3
+    assert abs(metrics.pattern_repetition(fresh, anchors, size)) < 0.3
     with pytest.raises(ValueError, match="not entirely"):
-        M.pattern_repetition(imgs, [(0, 4)] * 3, size, labels=labels, cls=4)
+        metrics.pattern_repetition(imgs, [(0, 4)] * 3, size, labels=labels, cls=4)
     with pytest.raises(ValueError, match="does not fit"):
-        M.boundary_anchors(labels, depth=5)
+        metrics.boundary_anchors(labels, depth=5)
 
 
 def test_resize_labels_nearest():
     lab = torch.tensor([[0, 0, 1, 1]] * 4)
-    assert M.resize_labels(lab, (2, 2)).tolist() == [[0, 1], [0, 1]]
+    assert metrics.resize_labels(lab, (2, 2)).tolist() == [[0, 1], [0, 1]]
 
 
 def _pairs():

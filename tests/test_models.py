@@ -2,9 +2,12 @@
 claims of the paper hold block by block; bad input fails clearly."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 import vasis
 from analysis.study import TINY
+from vasis.inputs import encode_labels
+from vasis.models.norms import _gamma_beta
 
 MODELS = list(vasis.MODELS)
 SPADE_FAMILY = ["spade", "clade", "clade-icpe", "va-spade", "va-clade"]
@@ -187,7 +190,6 @@ def test_label_ids_out_of_range_are_named():
 
 
 def test_dontcare_is_accepted_where_the_dataset_has_it():
-    from vasis.inputs import encode_labels
     labels = torch.full((1, 4, 4), 255)
     labels[0, 0, 0] = 3
     onehot = encode_labels(labels, vasis.label_space("coco-stuff"))
@@ -261,7 +263,6 @@ def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs(
     """The SPADE norm computes mlp_gamma and mlp_beta as one stacked conv: the forward is
     bit-identical to two module calls, and a conv with a forward hook (complexity counters)
     makes the norm call the modules again."""
-    from vasis.models.norms import _gamma_beta
     torch.manual_seed(0)
     for padding in ("zeros", "reflect"):
         g = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)
@@ -279,8 +280,6 @@ def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs(
 def test_stacked_conv_gradients_are_autograds_of_the_stacked_conv():
     """The memory-saving stacked conv gives exactly the gradients autograd gives for one conv
     with the concatenated weights (and, to rounding, those of two separate convs)."""
-    import torch.nn.functional as F
-    from vasis.models.norms import _gamma_beta
     torch.manual_seed(0)
     for padding in ("zeros", "reflect"):
         g = torch.nn.Conv2d(8, 6, 3, padding=1, padding_mode=padding)

@@ -1,4 +1,5 @@
 """Execute every notebook in notebooks/ top to bottom (nbclient) with this interpreter's kernel."""
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -60,17 +61,16 @@ def test_notebook_runs(path, kernel_env):
 def test_a_failing_cell_is_reported(kernel_env, tmp_path):
     """The check above can fail: a cell that raises (here an assertion like the ones the
     notebooks make about their own numbers) is reported, and later cells still run."""
-    from nbformat.v4 import new_code_cell, new_notebook
 
-    nb = new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("assert x == 2, 'x is 1'"),
-                             new_code_cell("y = x + 1")])
+    cell = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[cell("x = 1"), cell("assert x == 2, 'x is 1'"),
+                                         cell("y = x + 1")])
     assert execute(nb, tmp_path) == ["cell 1: AssertionError: x is 1"]
     assert nb.cells[2].outputs == [] and nb.cells[2].execution_count == 3
 
 
 def test_notebooks_match_their_generator(tmp_path, monkeypatch):
     """The committed .ipynb files are what notebooks/make_notebooks.py writes."""
-    import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS[0].parent / "make_notebooks.py")
     mod = importlib.util.module_from_spec(spec)
@@ -85,11 +85,10 @@ def test_notebooks_match_their_generator(tmp_path, monkeypatch):
 def test_notebook_01_shows_a_constant_map_as_constant(kernel_env):
     """Reflect padding + one class gives a constant image: it is titled as constant (as the
     text says) and drawn flat, not contrast-stretched into saturated colour."""
-    from nbformat.v4 import new_code_cell
 
     path = NOTEBOOKS[0]
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(new_code_cell(
+    nb.cells.append(nbformat.v4.new_code_cell(
         "import json, numpy as np\n"
         "drawn = {s: float(np.asarray(axes[0, c].get_images()[0].get_array(), dtype=float)"
         ".std((0, 1)).max()) for c, s in enumerate(copies, 1)}\n"

@@ -7,30 +7,20 @@ must agree within 1e-5 in eval mode.
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 import vasis
 from analysis.study import TINY
-from vasis.checkpoints import convert_official_state_dict
+from vasis.official_checkpoints import convert_official_state_dict
 from vasis.inputs import encode_labels
 
-from official_reference import (oasis_input, official_forward, official_options, official_spec,
-                                parameter_count, random_state_dict, spade_input)
+from official_reference import (label_maps, oasis_input, official_forward, official_options,
+                                official_spec, parameter_count, random_state_dict, spade_input)
 
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
-
-
-def label_maps(n, h, w, label_nc, dontcare, seed):
-    """Blobby random label maps (255 = don't care where the dataset has it) and instance maps."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, label_nc, (n, h // 16, w // 16), generator=g)
-    if dontcare:
-        ids[torch.rand(ids.shape, generator=g) < 0.15] = 255
-    label = ids.repeat_interleave(16, 1).repeat_interleave(16, 2)
-    inst = torch.randint(0, 5, (n, h // 8, w // 8), generator=g)
-    instance = inst.repeat_interleave(8, 1).repeat_interleave(8, 2)
-    return label, instance
 
 
 def compare(model, dataset, overrides, o, batch=2, seed=0):
@@ -280,7 +270,6 @@ def test_train_mode_matches_the_official_training_forward(model):
     suite generator and the reference's training path (``Official(training=True)``, used by
     benchmarks/bench_train_step.py) agree in the output, the gradients and the updated
     buffers (BN running statistics, spectral-norm u)."""
-    import copy
 
     o = official_options(model, "scenes", 128, 128, ngf=8, hidden=16)
     o.training = True

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 import vasis
-from analysis import layouts as L
+from analysis import layouts
 from analysis.metrics import distance_to_boundary, fraction_within
 from analysis.recorder import FeatureRecorder, calibrate, describe_model, probe
 from analysis.study import TINY
@@ -28,7 +28,7 @@ def relative_std(df):
 def test_baselines_flat_with_reflect_not_with_zero(model):
     for padding in ("reflect", "zero"):
         g = build(model, padding=padding)
-        df = probe(g, L.one_class("sky", dataset=g), samples=1)
+        df = probe(g, layouts.one_class("sky", dataset=g), samples=1)
         assert set(df["block"]) == {n for n, _ in g.blocks()}
         rel = relative_std(df)
         if padding == "reflect":
@@ -41,7 +41,7 @@ def test_baselines_flat_with_reflect_not_with_zero(model):
 def test_va_models_vary_in_every_block(model):
     for padding in ("reflect", "zero"):
         g = build(model, padding=padding)
-        df = probe(g, L.one_class("sky", dataset=g), samples=2)
+        df = probe(g, layouts.one_class("sky", dataset=g), samples=2)
         rel = relative_std(df)
         # fc is a plain conv of the label map (no noise): flat under reflect padding.
         blocks = [n for n, _ in g.blocks()][1:]
@@ -53,7 +53,7 @@ def test_va_models_vary_in_every_block(model):
 def test_zero_padding_variation_lives_at_the_border():
     # 256x256 scenes SPADE: fc runs at 8x8, where zero padding first meets a uniform input.
     g = build("spade", padding="zero", height=256, width=256)
-    lay = L.one_class("sky", dataset=g)
+    lay = layouts.one_class("sky", dataset=g)
     with FeatureRecorder(g, keep_features=1) as rec:
         rec.run(lay, 1)
         feats, maps = rec.features, {n: rec.class_map(n) for n, _ in g.blocks()}
@@ -70,8 +70,8 @@ def test_zero_padding_variation_lives_at_the_border():
 
 def test_probe_frame_and_fig2():
     g = build("va-spade")
-    lay = L.two_class("sky", "road", dataset=g)
-    df = probe(g, {"two": lay, "one": L.one_class("sky", dataset=g)}, samples=3, norms=True,
+    lay = layouts.two_class("sky", "road", dataset=g)
+    df = probe(g, {"two": lay, "one": layouts.one_class("sky", dataset=g)}, samples=3, norms=True,
                per_channel=True)
     assert COLUMNS <= set(df.columns)
     assert set(df.layout) == {"two", "one"} and set(df.model) == {"va-spade"}
@@ -111,10 +111,10 @@ def test_modes_restored_and_batch_bn_leaves_running_stats():
     g = build("va-clade")
     g.train()
     before = {k: v.clone() for k, v in g.state_dict().items()}
-    probe(g, L.one_class("sky", dataset=g), samples=2, bn="batch")
+    probe(g, layouts.one_class("sky", dataset=g), samples=2, bn="batch")
     assert g.training
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())
-    c = calibrate(g, L.boundary_series("sky", "road", [0.3, 0.6], dataset=g), steps=2)
+    c = calibrate(g, layouts.boundary_series("sky", "road", [0.3, 0.6], dataset=g), steps=2)
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())
     assert not c.training
     assert describe_model(g) == "va-clade" and describe_model(build("clade-icpe")) == "clade-icpe"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from vasis.data import (SCENE_DESIGN, SceneDataset, batch_input, build_dataset, intra_class_std,
-                        scene_statistics, validate_dataset, write_scenes)
+from vasis.data import (SCENE_DESIGN, SceneDataset, batch_input, build_dataset, scene_statistics,
+                        validate_dataset, within_image_class_std, write_scenes)
 from vasis.labels import SCENES_CLASSES
 
 SIZE = (128, 128)
@@ -98,10 +98,10 @@ def test_gradients_and_instance_colors():
     assert 0.5 * design["instance_std"] < np.std(tree_green) < 2 * design["instance_std"]
 
 
-def test_intra_class_std_compares_a_model_with_the_data():
+def test_within_image_class_std_compares_a_model_with_the_data():
     ds = SceneDataset(8, SIZE, seed=4)
     batch = torch.utils.data.default_collate([ds[i] for i in range(8)])
-    real, count = intra_class_std(batch["image"], batch["label"])
+    real, count = within_image_class_std(batch["image"], batch["label"])
     assert count[0] == 0 and (count[1:] > 0).all()
     # a collapsed "generator" painting every class in one flat colour per image has no variation
     flat = batch["image"].clone()
@@ -109,10 +109,10 @@ def test_intra_class_std_compares_a_model_with_the_data():
         for c in batch["label"][n].unique():
             m = batch["label"][n] == c
             flat[n][:, m] = flat[n][:, m].mean(1, keepdim=True)
-    fake, _ = intra_class_std(flat, batch["label"])
+    fake, _ = within_image_class_std(flat, batch["label"])
     assert np.all(fake[1:] < 1e-4) and np.all(real[1:] > 0.02)
     with pytest.raises(ValueError, match="do not match"):
-        intra_class_std(batch["image"], batch["label"][:, :64])
+        within_image_class_std(batch["image"], batch["label"][:, :64])
 
 
 def test_write_scenes_round_trip_and_validation(tmp_path):

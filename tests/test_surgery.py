@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import vasis
-from analysis import layouts as L
+from analysis import layouts
 from analysis.study import TINY
 from analysis.recorder import FeatureRecorder
 from analysis.surgery import (block_convs, norm_convs, padded_convs, swap_block_kernel,
@@ -53,7 +53,7 @@ def test_swap_padding_va_oasis_zero_is_oasis_block():
     ref = vasis.build_generator("va-oasis", "scenes", **SMALL, padding="zero",
                                 pad_after_block_conv=False, shared_padding=None).eval()
     ref.load_state_dict(z.state_dict())
-    lab = L.two_class("sky", "road", dataset="scenes")[None]
+    lab = layouts.two_class("sky", "road", dataset="scenes")[None]
     torch.manual_seed(1)
     a = z(lab)
     torch.manual_seed(1)
@@ -66,7 +66,7 @@ def test_swap_padding_va_oasis_zero_is_oasis_block():
 def test_norm_kernel_sum_keeps_uniform_regions_and_center_does_not():
     g = build("spade", padding="reflect")
     before = {k: v.clone() for k, v in g.state_dict().items()}
-    one = L.one_class("road", dataset=g)
+    one = layouts.one_class("road", dataset=g)
     k1 = swap_norm_kernel(g, 1)
     assert k1.cfg.norm.kernel_size == 1 and g.cfg.norm.kernel_size == 3
     assert all(c.kernel_size == (1, 1) for _, c in norm_convs(k1))
@@ -76,7 +76,7 @@ def test_norm_kernel_sum_keeps_uniform_regions_and_center_does_not():
     assert max_rel_diff(ref, block_features(k1, one)) < 1e-4
     assert max_rel_diff(ref, block_features(swap_norm_kernel(g, 1, mode="center"), one)) > 1e-2
     # across a boundary the 1x1 model differs
-    two = L.two_class("sky", "road", dataset=g)
+    two = layouts.two_class("sky", "road", dataset=g)
     assert max_rel_diff(block_features(g, two), block_features(k1, two)) > 1e-3
 
 
@@ -84,7 +84,7 @@ def test_norm_kernel_1_to_3_is_exact():
     g = build("va-spade", kernel_size=1)
     k3 = swap_norm_kernel(g, 3)
     assert k3.cfg.norm.kernel_size == 3
-    lab = L.box("tree", "sky", dataset=g)
+    lab = layouts.box("tree", "sky", dataset=g)
     assert max_rel_diff(block_features(g, lab), block_features(k3, lab)) < 1e-5
     with pytest.raises(ValueError):
         swap_norm_kernel(g, 5)
@@ -114,7 +114,7 @@ def test_swap_block_kernel_equals_a_built_model(model):
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())
     # Reloaded into the built model, the copy's weights compute the same images.
     fresh.load_state_dict(k1.state_dict())
-    lab = L.two_class("sky", "road", dataset="scenes")[None]
+    lab = layouts.two_class("sky", "road", dataset="scenes")[None]
     with torch.no_grad():
         torch.manual_seed(1)
         a = k1(lab)
@@ -128,13 +128,13 @@ def test_swap_block_kernel_equals_a_built_model(model):
 def test_block_kernel_sum_keeps_uniform_regions_and_center_does_not():
     # Reflect + one class: every block input is constant, so 'sum' must give the same features.
     g = build("clade", padding="reflect")
-    one = L.one_class("road", dataset=g)
+    one = layouts.one_class("road", dataset=g)
     ref = block_features(g, one)
     k1 = swap_block_kernel(g, 1)
     assert max_rel_diff(ref, block_features(k1, one)) < 1e-4
     assert max_rel_diff(ref, block_features(swap_block_kernel(g, 1, mode="center"), one)) > 1e-2
     # CLADE's norm kernel swap changes nothing; the block swap does, across a boundary.
-    two = L.two_class("sky", "road", dataset=g)
+    two = layouts.two_class("sky", "road", dataset=g)
     ref2 = block_features(g, two)
     assert max_rel_diff(ref2, block_features(swap_norm_kernel(g, 1), two)) == 0
     assert max_rel_diff(ref2, block_features(k1, two)) > 1e-3
@@ -145,7 +145,7 @@ def test_block_kernel_1_to_3_is_exact():
     k3 = swap_block_kernel(g, 3)
     assert k3.cfg.block_kernel_size == 3
     assert all(c.kernel_size == (3, 3) for _, c in block_convs(k3))
-    lab = L.box("tree", "sky", dataset=g)
+    lab = layouts.box("tree", "sky", dataset=g)
     assert max_rel_diff(block_features(g, lab), block_features(k3, lab)) < 1e-5
     with pytest.raises(ValueError, match="kernel size must be 1 or 3, got 2"):
         swap_block_kernel(g, 2)

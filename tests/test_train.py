@@ -1,7 +1,9 @@
 """The trainer: every model trains (scenes + real COCO-Stuff sample), exact resume, crash safety,
 torchrun/gloo, dataset refusal, NaN stop, VGG error, generate. Tiny widths, one CPU thread."""
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,11 @@ from vasis.presets import MODELS
 from vasis.train import NonFiniteLossError, RunSettings, list_checkpoints, load_latest, train
 from vasis.train.monitor import read_losses
 from vasis.train.recipes import recipe
+import vasis.train.generate as gen_mod
+import vasis.train.trainer as trainer_mod
+from vasis.data import write_scenes
+from vasis.errors import UserError
+from vasis.train import loop
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_G, TINY_D = dict(TINY), dict(TINY_DISCRIMINATOR)
@@ -149,8 +156,6 @@ def test_torchrun_gloo_then_single_process_resume(tmp_path):
 
 
 def test_bad_dataset_is_refused_with_every_problem(tmp_path, capsys):
-    from vasis.data import write_scenes
-
     root = write_scenes(tmp_path / "data", n_train=4, n_val=1, size=(32, 32))
     (root / "train" / "images" / "00000.png").write_bytes(b"not a png")
     (root / "train" / "labels" / "00001.png").unlink()
@@ -184,8 +189,6 @@ def test_missing_vgg_weights_error_names_the_flag(tmp_path, monkeypatch):
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    import vasis.train.loop as loop
-
     real = loop.spade_generator_losses
     calls = {"n": 0}
 
@@ -340,9 +343,7 @@ def test_sigterm_under_torchrun_stops_every_rank_at_the_same_step(tmp_path):
 def test_undecodable_sample_mid_run_stops_with_one_line(coco_sample, tmp_path, monkeypatch, capsys):
     """A file damaged after the up-front check (or only detectable by decoding): the run stops
     with one line naming it, the last good checkpoint kept."""
-    import shutil
 
-    import vasis.train.trainer as trainer_mod
 
     root = tmp_path / "coco"
     names = sorted(p.stem for p in (coco_sample / "train_img").glob("*.jpg"))[:2]
@@ -371,8 +372,6 @@ def test_undecodable_sample_mid_run_stops_with_one_line(coco_sample, tmp_path, m
 
 
 def test_generate_checks_arguments_first_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
-    import vasis.train.generate as gen_mod
-
     run = tmp_path / "run"
     train(tiny("spade", iters=1), run, progress=False)
     out = tmp_path / "gen"
@@ -383,7 +382,6 @@ def test_generate_checks_arguments_first_and_leaves_nothing_behind(tmp_path, cap
     rc, err = exit_.value.code, capsys.readouterr().err
     assert rc == 2 and "--batch-size" in err and "0" in err and "range()" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    from vasis.errors import UserError
     with pytest.raises(UserError, match="--batch-size must be an integer >= 1, got 0"):
         gen_mod.generate(run, out, batch_size=0)               # the library checks it too
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -415,7 +413,6 @@ def test_check_images_full_finds_damage_the_file_end_does_not_show(tmp_path, cap
     """A PNG whose middle is damaged still ends with IEND: the quick up-front check passes it
     and the run stops when the sample is read (one line naming it); --check-images full
     refuses the folder before anything is written."""
-    from vasis.data import write_scenes
 
     root = write_scenes(tmp_path / "data", n_train=4, n_val=1, size=(32, 32))
     bad = root / "train" / "images" / "00001.png"
@@ -468,9 +465,7 @@ def test_fast_path_flags_reach_the_run_settings(tmp_path, capsys):
 def test_freezing_d_in_the_g_step_changes_no_number(model, tmp_path, monkeypatch):
     """The G step runs D with its parameters frozen (their gradients would be discarded): the
     trained weights are bit-identical to computing those gradients."""
-    import contextlib
 
-    from vasis.train import loop
     train(tiny(model, iters=2), tmp_path / "frozen", progress=False)
     monkeypatch.setattr(loop, "_frozen", lambda ctx, net: contextlib.nullcontext())
     train(tiny(model, iters=2), tmp_path / "plain", progress=False)

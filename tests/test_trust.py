@@ -3,12 +3,14 @@ and official checkpoints load alike in probe and experiment; the experiment stor
 a stale cell; user errors vs bugs in the command line (issue 14, items 1-4, 12, 13)."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from vasis.errors import UserError
 from vasis.loading import load_torch_file
 from vasis.train import RunSettings, list_checkpoints, read_checkpoint, train
 from vasis.train.load import load_generator, open_generator
+import vasis.commands.classes as classes
+from experiments import table1
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,8 +210,6 @@ def _experiment(out, runs_dir, *extra, quick=True):
             "--runs", str(runs_dir),
             "--fid-weights", str(out / "no-inception.pth"), "--quiet", "--format", "json", *extra]
     args = build_parser().parse_args(argv)
-    import io
-    from contextlib import redirect_stdout
     buf = io.StringIO()
     with redirect_stdout(buf):
         assert args.func(args) == 0
@@ -215,7 +217,6 @@ def _experiment(out, runs_dir, *extra, quick=True):
 
 
 def test_store_keys_cells_by_scale_and_checkpoint_content(runs, tmp_path, monkeypatch):
-    from experiments import table1
     spade_rows = 1 + len(table1.RETRAINED["spade"]) + len(table1.SURGERY_ROWS["spade"])
     out, runs_dir = tmp_path / "out", tmp_path / "runs"
     assert _experiment(out, runs_dir) == spade_rows   # the quick run: every spade row
@@ -272,7 +273,6 @@ def test_head_of_classes_through_a_real_pipe():
                                  FileNotFoundError("internal bug")])
 def test_an_internal_bug_keeps_its_traceback(monkeypatch, exc):
     """Only UserError is bad input; a plain ValueError / KeyError / FileNotFoundError is a bug."""
-    import vasis.commands.classes as classes
 
     def broken(args):
         raise exc

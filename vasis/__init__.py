@@ -1,5 +1,5 @@
 """vasis: SPADE, CLADE, OASIS and their variation-aware (VASIS) versions."""
-from .checkpoints import load_official
+from .official_checkpoints import load_official
 from .config import DiscriminatorConfig, GeneratorConfig, NormConfig
 from .metrics.fid import frechet_distance
 from .labels import LABEL_SPACES, LabelSpace, label_space

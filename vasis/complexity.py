@@ -36,6 +36,7 @@ def count_macs(net: nn.Module, input_shape: tuple[int, ...]) -> int:
     The input is created on the device of ``net``'s parameters (``meta`` for a shape-only
     count). The training/eval mode of ``net`` is restored afterwards (ptflops sets eval).
     """
+    # local: ptflops is heavy (it imports torchvision); only complexity() needs it
     from ptflops import get_model_complexity_info
 
     was_training = net.training

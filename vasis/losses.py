@@ -68,6 +68,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .errors import MissingFileError, UserError
+from .labels import label_space
 from .presets import MODELS, _lookup
 
 __all__ = [
@@ -238,6 +239,7 @@ def _missing_weights_error(path: Path, explicit: bool) -> FileNotFoundError:
 def _vgg19_feature_layers() -> nn.Sequential:
     """``torchvision.models.vgg19(weights=None).features`` without building the classifier."""
     try:
+        # local: torchvision is heavy and only the VGG loss needs it (private API: a fallback)
         from torchvision.models.vgg import cfgs, make_layers
         return make_layers(cfgs["E"], batch_norm=False)
     except (ImportError, KeyError):  # pragma: no cover - older/newer torchvision layouts
@@ -333,7 +335,6 @@ def oasis_dontcare_channel(dataset: str) -> int | None:
     ADE20K: 0 ('unlabeled'; OASIS's label order equals the suite's there). Other label spaces
     whose class 0 is 'unlabeled' (the built-in scenes, where it is never drawn): 0. Else None.
     """
-    from .labels import label_space
 
     space = label_space(dataset)
     if space.dontcare:

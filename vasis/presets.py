@@ -9,6 +9,9 @@ from dataclasses import dataclass, field, replace
 
 from .config import DiscriminatorConfig, GeneratorConfig, NormConfig, apply_overrides
 from .errors import UserError
+from .models.discriminators import MultiscaleDiscriminator, OASISDiscriminator
+from .models.generators import OASISGenerator, SPADEGenerator
+from .models.init import init_weights
 
 
 @dataclass(frozen=True)
@@ -82,16 +85,11 @@ def build_generator(model: str, dataset: str, **overrides):
 
     >>> g = build_generator("va-spade", "scenes", padding="zero", noise="none")
     """
-    from .models.generators import OASISGenerator, SPADEGenerator
-    from .models.init import init_weights
 
     cfg = generator_config(model, dataset, **overrides)
     return init_weights((OASISGenerator if cfg.arch == "oasis" else SPADEGenerator)(cfg))
 
 
 def build_discriminator(model: str, dataset: str, **overrides):
-    from .models.discriminators import MultiscaleDiscriminator, OASISDiscriminator
-    from .models.init import init_weights
-
     cfg = discriminator_config(model, dataset, **overrides)
     return init_weights((OASISDiscriminator if cfg.arch == "oasis" else MultiscaleDiscriminator)(cfg))

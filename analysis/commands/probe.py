@@ -44,6 +44,7 @@ from vasis.presets import DATASETS, MODELS
 from vasis.train.load import open_generator
 
 from ..cpu import fast_cpu
+from ..encoders import encoder
 from ..recorder import calibrate, probe, probe_points
 from ..study import calibration_labels, default_classes, make_layout, parse_size
 from ..surgery import swap_block_kernel, swap_norm_kernel, swap_padding
@@ -165,8 +166,6 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from ..encoders import encoder
-
     fmt = _choice(args.format, "format", ("text", "json"))
     layout = _choice(args.layout, "layout", LAYOUTS)
     padding = None if args.padding is None else _choice(args.padding, "padding", ("zero", "reflect"))
@@ -248,8 +247,6 @@ def _run(args) -> int:
 
 
 def _datasets():
-    from vasis.presets import DATASETS
-
     return DATASETS
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..complexity import complexity
 from ..config import NOISE_KINDS, PADDINGS, POSITION_KINDS
 from ..presets import DATASETS, MODELS
 
@@ -29,8 +30,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..complexity import complexity
-
     overrides = {}
     if args.padding is not None:
         overrides["padding"] = args.padding

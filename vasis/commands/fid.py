@@ -2,10 +2,12 @@
 two image folders or ``.npz`` statistics, like ``python -m pytorch_fid``."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from ..errors import UserError
+from ..metrics.image_sets import SMALL_N_NOTE, compare, save_set_statistics
 
 EPILOG = """\
 Each PATH is a folder of images (searched recursively) or a .npz with mu and sigma (pytorch-fid's
@@ -21,7 +23,6 @@ compare values only at equal N. See docs/evaluation.md.
 
 
 def register(subparsers) -> None:
-    import argparse
     p = subparsers.add_parser(
         "fid", help="FID (+ precision / recall / density / coverage) between two image folders "
                     "or .npz statistics",
@@ -45,8 +46,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..metrics.image_sets import SMALL_N_NOTE, compare, save_set_statistics
-
     paths = list(args.path)
     progress = False if args.no_progress else None   # None: a bar when stderr is a terminal
     common = dict(weights=args.weights, batch_size=args.batch_size, device=args.device,

@@ -7,6 +7,9 @@ that becomes OUT only when all are written: a failed or interrupted command leav
 """
 from __future__ import annotations
 
+import torch
+
+from ..train.generate import generate
 from .argtypes import count
 
 
@@ -37,10 +40,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    from ..train.generate import generate
-
     if args.threads:
         torch.set_num_threads(args.threads)
     written = generate(args.checkpoint, args.out, labels=args.labels, dataset=args.dataset,

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from ..presets import DATASETS, MODELS
+import torch
+
+from ..data import DatasetError
+from ..data.folders import known_dataset
 from ..errors import UserError
+from ..presets import DATASETS, MODELS
+from ..train import NonFiniteLossError, RunSettings, TrainingStopped, train
+from ..train.checkpoint import checkpoint_dir
 from .argtypes import count, size
 
 
@@ -79,8 +86,6 @@ def register(subparsers) -> None:
 
 
 def _settings(args):
-    from ..train import RunSettings
-
     if args.model is None:
         raise UserError("--model is required for a new run (or pass --resume)")
     gen = {k: v for k, v in (("ngf", args.ngf), ("hidden", args.hidden)) if v is not None}
@@ -133,10 +138,6 @@ def _given(args) -> list[tuple[str, str, object]]:
 
 
 def _where(run_dir, tensorboard: bool = True) -> str:
-    from pathlib import Path
-
-    from ..train.checkpoint import checkpoint_dir
-
     run_dir = Path(run_dir)
     tb = f"; TensorBoard: tensorboard --logdir {run_dir / 'tb'}" if tensorboard else ""
     return (f"run folder {run_dir}: checkpoints in {checkpoint_dir(run_dir)}, losses in "
@@ -144,18 +145,12 @@ def _where(run_dir, tensorboard: bool = True) -> str:
 
 
 def run(args) -> int:
-    import torch
-
-    from ..data import DatasetError
-    from ..train import NonFiniteLossError, TrainingStopped, train
-
     if args.threads:
         torch.set_num_threads(args.threads)
     # Untrained nets produce denormal floats (~1e-40), which x86 CPUs compute with up to ~50x
     # slower; flushed to zero they change nothing a loss can see (as analysis.main_job does).
     torch.set_flush_denormal(True)
     if args.dataset is not None:
-        from ..data.folders import known_dataset
         known_dataset(args.dataset)
     updates = {"iters": args.iters, "epochs": args.epochs, "ckpt_every": args.ckpt_every,
                "log_every": args.log_every, "sample_every": args.sample_every,

@@ -10,22 +10,22 @@ from __future__ import annotations
 import torch
 
 from ..inputs import encode_labels
+from ..labels import LabelSpace, label_space
 from .common import DatasetError, Problem
 from .folders import FOLDER_DATASETS, FolderDataset, Sample, build_dataset, list_samples
-from .scenes import (SCENE_DESIGN, SceneDataset, intra_class_std, render_scene,
-                     scene_statistics, write_scenes)
+from .scenes import (SCENE_DESIGN, SceneDataset, render_scene, scene_statistics,
+                     within_image_class_std, write_scenes)
 from .validate import ValidationReport, validate_dataset
 
 
 def batch_input(batch: dict, space, with_instance: bool | None = None) -> torch.Tensor:
     """A collated batch -> the (N, C, H, W) generator input of ``space`` (edges at batch time)."""
-    from ..labels import LabelSpace, label_space
     space = space if isinstance(space, LabelSpace) else label_space(space)
     return encode_labels(batch["label"], space, batch.get("instance"), with_instance)
 
 
 __all__ = [
     "DatasetError", "Problem", "FOLDER_DATASETS", "FolderDataset", "Sample", "build_dataset",
-    "list_samples", "SCENE_DESIGN", "SceneDataset", "intra_class_std", "render_scene",
+    "list_samples", "SCENE_DESIGN", "SceneDataset", "within_image_class_std", "render_scene",
     "scene_statistics", "write_scenes", "ValidationReport", "validate_dataset", "batch_input",
 ]

@@ -29,6 +29,7 @@ from ..presets import DATASETS
 from .common import (IMG_EXTENSIONS, DatasetError, Preprocess, Problem, describe_raw_range,
                      image_tensor, label_array, open_id_map, raw_label_table, resolve_size)
 from ..errors import UserError
+from .scenes import DEFAULT_N, SceneDataset
 
 FOLDER_DATASETS = ("cityscapes", "ade20k", "coco-stuff", "custom")
 _ALIASES = {"coco": "coco-stuff", "cocostuff": "coco-stuff", "coco_stuff": "coco-stuff", "ade": "ade20k"}
@@ -313,7 +314,6 @@ def build_dataset(name: str, dataroot=None, split: str = "train", size=None, tra
     train = (split == "train") if train is None else bool(train)
     size = resolve_size(size, default_size(name))
     if name == "scenes":
-        from .scenes import DEFAULT_N, SceneDataset
         if dataroot is None:
             return SceneDataset(n if n is not None else DEFAULT_N[_split_dir(split)], size=size,
                                 seed=seed, split=_split_dir(split))

@@ -20,8 +20,8 @@ Image model, in [0, 1] intensity units, per pixel of class c (:data:`SCENE_DESIG
 Hence the *expected* within-image standard deviation of class c in one image is, per channel,
 ``sqrt(var(clean over the class region) + texture_c^2 + 1/(12*255^2))``; clipping is rare by
 design. :func:`scene_statistics` reports it next to the measured value, and
-:func:`intra_class_std` measures the same quantity on any images (e.g. a generator's output
-for the same label maps) so a trained model can be compared with the data.
+:func:`within_image_class_std` measures the same quantity on any images (e.g. a generator's
+output for the same label maps) so a trained model can be compared with the data.
 """
 from __future__ import annotations
 
@@ -266,7 +266,7 @@ def _as_numpy_images(images, value_range) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
-def intra_class_std(images, labels, num_classes: int = _NC, min_pixels: int = 64,
+def within_image_class_std(images, labels, num_classes: int = _NC, min_pixels: int = 64,
                     value_range=(-1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Mean within-image standard deviation per class, in [0, 1] intensity units.
 
@@ -306,8 +306,8 @@ def scene_statistics(n: int = 64, size=(128, 128), seed: int = 0, split: str = "
 
     Per class name: ``texture_std``, ``instance_std`` (design), ``expected_std`` (the mean
     within-image std predicted by the design from the noise-free image, see the module doc),
-    ``empirical_std`` (measured on the 8-bit images with :func:`intra_class_std`), ``clean_std``
-    (measured on the noise-free images: the illumination and instance part alone),
+    ``empirical_std`` (measured on the 8-bit images with :func:`within_image_class_std`),
+    ``clean_std`` (measured on the noise-free images: the illumination and instance part alone),
     ``pixel_fraction`` and ``images`` (how many scenes have the class on >= min_pixels pixels).
     All stds are in [0, 1] intensity units (an item's [-1, 1] std is twice as large).
     """
@@ -330,7 +330,8 @@ def scene_statistics(n: int = 64, size=(128, 128), seed: int = 0, split: str = "
         clean_std[ok] += np.sqrt(var).mean(0)
         imgs.append(s["image"].transpose(2, 0, 1))
         labs.append(s["label"])
-    emp, count = intra_class_std(np.stack(imgs), np.stack(labs), _NC, min_pixels, value_range=(0, 255))
+    emp, count = within_image_class_std(np.stack(imgs), np.stack(labs), _NC, min_pixels,
+                                        value_range=(0, 255))
     out = {}
     for c, name in enumerate(SCENES_CLASSES):
         d = SCENE_DESIGN.get(name, {})

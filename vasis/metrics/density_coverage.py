@@ -48,6 +48,7 @@ def prdc_scores(real_features, fake_features, nearest_k: int = PRDC_NEAREST_K) -
     """{precision, recall, density, coverage} of (N, D) ``fake_features`` against
     ``real_features`` with ``prdc.compute_prdc`` (its progress print is silenced)."""
     try:
+        # local: prdc is an optional extra (.[metrics])
         from prdc import compute_prdc
     except ImportError:
         raise UserError(PRDC_EXTRA) from None

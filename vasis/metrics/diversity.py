@@ -46,6 +46,7 @@ def lpips_available(net: str = "alex") -> bool:
     """True when the ``lpips`` package is installed and its backbone's ImageNet weights are
     already in the torch hub cache (so nothing would be downloaded)."""
     try:
+        # local: lpips is optional (not a dependency); torchvision is heavy
         import lpips  # noqa: F401
         import torchvision
     except ImportError:
@@ -60,6 +61,7 @@ def lpips_available(net: str = "alex") -> bool:
 
 def _lpips_model(net: str = "alex"):
     if net not in _LPIPS_CACHE:
+        # local: lpips is optional (not a dependency)
         import lpips
         _LPIPS_CACHE[net] = lpips.LPIPS(net=net, spatial=True, verbose=False).eval()
     return _LPIPS_CACHE[net]

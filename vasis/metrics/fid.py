@@ -27,9 +27,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from PIL import Image
 from scipy.linalg import eigh as scipy_eigh  # scipy is a hard dependency (pyproject)
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_write
+from ..data import build_dataset
+from ..data.scenes import SceneDataset
 from ..errors import UserError, MissingFileError
 from .fid_weights import (FID_WEIGHTS_NAME, FID_WEIGHTS_URL, WeightsInfo, default_cache_dir,  # noqa: F401
                           default_weights_path, file_sha256, load_fid_inception, resolve_weights,
@@ -184,7 +188,6 @@ _IMAGE_ERRORS = (OSError, ValueError, SyntaxError)  # PIL: UnidentifiedImageErro
 def read_image(path, size=None) -> np.ndarray:
     """An image file as (H, W, 3) uint8, downsampled bicubically (PIL) to ``size`` = (H, W).
     An unreadable file raises :class:`UserError` naming it."""
-    from PIL import Image
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -198,7 +201,6 @@ def read_image(path, size=None) -> np.ndarray:
 def check_images(files) -> None:
     """Open each file's header (cheap, no decoding), so that a file that is no image fails
     before any work starts; a truncated body still fails later in :func:`read_image`."""
-    from PIL import Image
     for path in files:
         try:
             with Image.open(path):
@@ -211,7 +213,6 @@ def resize_uint8(image: np.ndarray, size) -> np.ndarray:
     """(H, W, 3) uint8 -> ``size`` (H, W) with PIL's bicubic filter (identity if same size)."""
     if size is None or image.shape[:2] == tuple(size):
         return image
-    from PIL import Image
     return np.asarray(Image.fromarray(image).resize((int(size[1]), int(size[0])), Image.BICUBIC))
 
 
@@ -314,7 +315,6 @@ def inception_activations(images, model: nn.Module, batch_size: int = 50, device
         images = list_images(images)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
-    from tqdm.auto import tqdm
     out = []
     # tqdm's disable=None: a bar only when stderr is a terminal
     disable = None if progress is None else not progress
@@ -332,7 +332,6 @@ def inception_activations(images, model: nn.Module, batch_size: int = 50, device
 # --------------------------------------------------------------------------------------------
 
 def _dataset_key(dataset) -> str:
-    from ..data.scenes import SceneDataset
     if isinstance(dataset, SceneDataset):
         return f"scenes-seed{dataset.seed}-n{dataset.n}-{dataset.size[0]}x{dataset.size[1]}"
     root = getattr(dataset, "root", None)
@@ -345,7 +344,6 @@ def real_images(dataset, size=None, batch_size: int = 50):
     """Yield (n, H, W, 3) uint8 batches of a dataset's images at their stored resolution,
     downsampled bicubically to ``size``. Folder datasets read the original files (no crop, no
     flip); the built-in scenes render at their native size."""
-    from ..data.scenes import SceneDataset
     n = len(dataset)
     for i in range(0, n, batch_size):
         idx = range(i, min(n, i + batch_size))
@@ -364,7 +362,6 @@ def _atomic_save(path: Path, **arrays) -> None:
 
 def _resolve_dataset(dataset, split, dataroot, n, seed):
     if isinstance(dataset, str):
-        from ..data import build_dataset
         return build_dataset(dataset, dataroot, split=split, train=False, flip=False, seed=seed, n=n)
     return dataset
 

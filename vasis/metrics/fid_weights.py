@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from importlib.metadata import PackageNotFoundError, version
 import json
 import os
 import warnings
@@ -88,7 +89,6 @@ def fid_helper_torchscript() -> Path | None:
 
 
 def _fid_helper_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version(FID_HELPER_PACKAGE)
     except PackageNotFoundError:  # pragma: no cover - the file without the package metadata

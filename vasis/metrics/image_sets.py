@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..atomic import atomic_write
 from ..errors import ExistsError, MissingFileError, UserError
@@ -198,7 +199,6 @@ def save_set_statistics(source, path, *, model=None, weights=None, batch_size: i
 
 
 def _check_device(device):
-    import torch
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:

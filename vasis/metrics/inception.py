@@ -24,6 +24,7 @@ CLASSIFIER_KEYS = ("fc.weight", "fc.bias")  # in the published file; not used fo
 def _pytorch_fid_inception() -> nn.Module:
     """torchvision's Inception v3 with pytorch-fid's FID blocks (as ``fid_inception_v3`` does,
     without its download)."""
+    # local: torchvision and pytorch-fid are heavy; only building the FID network needs them
     import torchvision
     from pytorch_fid import inception as pfi
 
@@ -64,6 +65,7 @@ class FIDInceptionV3(nn.Module):
 
     def basic_convs(self) -> list[nn.Module]:
         """The conv + batch-norm units in definition order (94; the order of the TF graph)."""
+        # local: torchvision is heavy; only the FID network's users get here
         from torchvision.models.inception import BasicConv2d
         return [m for m in self.modules() if isinstance(m, BasicConv2d)]
 

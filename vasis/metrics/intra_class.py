@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import MissingFileError, UserError
 from ..labels import DONTCARE_ID, label_space
@@ -323,7 +324,6 @@ def match_files(images_dir, labels_dir, dataset: str) -> list[tuple[str, str]]:
 
 def _decode(path: str, read):
     """``read(path)`` with a file that is no (complete) image reported as one line."""
-    from PIL import UnidentifiedImageError
 
     try:
         return read(path)
@@ -337,8 +337,6 @@ def _decode(path: str, read):
 
 
 def _read_label(path: str, size_hw=None) -> np.ndarray:
-    from PIL import Image
-
     def read(p):
         with Image.open(p) as im:
             if im.mode not in ("L", "P", "I", "I;16", "1"):
@@ -351,8 +349,6 @@ def _read_label(path: str, size_hw=None) -> np.ndarray:
 
 
 def _read_rgb(path: str) -> np.ndarray:
-    from PIL import Image
-
     def read(p):
         with Image.open(p) as im:
             return np.asarray(im.convert("RGB"))
@@ -380,6 +376,7 @@ def intra_class_variation_dirs(images_dir, labels_dir, dataset: str, *,
     sources = [os.path.basename(p) for p, _ in pairs]
     label_nc, osize = OFFICIAL_DATASETS[dataset]
     if official:
+        # local: matplotlib is heavy; only the official-style plot needs it
         import matplotlib.pyplot as plt
 
         def read_image(path, name):

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..labels import SCENES_CLASSES
+from ..data.scenes import SceneDataset
 
 
 class TinySceneSegmenter(nn.Module):
@@ -47,7 +48,6 @@ def train_scene_segmenter(n_images: int = 400, size=(128, 128), steps: int = 400
     with a cosine learning-rate decay; ``time_limit`` (seconds) stops early. Class 0
     (unlabeled) never occurs in the scenes and gets no gradient. Returns the model in eval mode.
     """
-    from ..data.scenes import SceneDataset
     torch.manual_seed(seed)
     ds = SceneDataset(n_images, size=size, seed=seed, split="train")
     items = [ds[i] for i in range(len(ds))]

@@ -26,6 +26,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from ..data import build_dataset
 from ..data.common import label_array, raw_label_table
@@ -33,6 +34,7 @@ from ..inputs import encode_labels
 from ..labels import DONTCARE_ID, label_space
 from .load import load_generator  # noqa: F401 - its home was here; callers import it from here
 from ..errors import UserError, MissingFileError, ExistsError
+from ..data.folders import known_dataset
 
 
 def sample_seed(seed: int, k: int) -> int:
@@ -174,7 +176,6 @@ def _check_arguments(out: Path, labels, dataset, dataroot, split, samples, batch
         raise MissingFileError(f"label folder {labels} does not exist; give a folder of label "
                                f"PNGs (--labels) or drop it to use the run's dataset")
     if dataset is not None:
-        from ..data.folders import known_dataset
         known_dataset(dataset)
     if dataroot is not None and not Path(dataroot).is_dir():
         raise MissingFileError(f"dataroot {dataroot} does not exist or is not a folder; give the "
@@ -198,7 +199,6 @@ def generate(checkpoint, out, *, labels=None, dataset=None, dataroot=None, split
 
     The arguments are checked first; the files are written into a temporary folder beside
     ``out`` that is renamed to ``out`` at the end, so a failure at any point leaves nothing."""
-    from tqdm.auto import tqdm
 
     out = Path(out)
     _check_arguments(out, labels, dataset, dataroot, split, samples, batch_size, limit, device)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoints import load_official
+from ..official_checkpoints import load_official
 from ..config import GeneratorConfig, NormConfig
 from ..errors import MissingFileError, UserError
 from ..loading import TRUST_HINT, load_torch_file
 from ..presets import build_generator
-from .checkpoint import check_state, is_training_state, list_checkpoints, load_latest
+from .checkpoint import (check_state, is_training_state, list_checkpoints, load_latest,
+                         resolve_checkpoint)
 from .trainer import RunSettings
 
 __all__ = ["OpenedGenerator", "generator_from_state", "load_generator", "open_generator",
@@ -39,7 +40,6 @@ def generator_from_state(state: dict, device="cpu", use_ema: bool = True):
 
 def load_generator(checkpoint, device="cpu", use_ema: bool = True):
     """:func:`generator_from_state` of a run folder (its newest good checkpoint) or a file."""
-    from .checkpoint import resolve_checkpoint
     return generator_from_state(resolve_checkpoint(checkpoint)[1], device, use_ema)
 
 

@@ -1,9 +1,10 @@
 """What a run reports: loss lines (``losses.jsonl``), TensorBoard scalars and sample grids, and
 two cheap variation metrics of generated images against their label maps.
 
-* ``variation/intra_*``: the mean over classes of :func:`vasis.data.intra_class_std` (within-
-  image std of a class's pixels, [0, 1] units) for generated and real images; class-level mode
-  collapse shows as ``intra_fake`` well below ``intra_real`` (``intra_ratio`` < 1).
+* ``variation/intra_*``: the mean over classes of :func:`vasis.data.within_image_class_std`
+  (within-image std of a class's pixels, [0, 1] units) for generated and real images;
+  class-level mode collapse shows as ``intra_fake`` well below ``intra_real``
+  (``intra_ratio`` < 1).
 * ``variation/inter_*``: per image, the std across the classes' mean colours (how different
   the classes look from each other), averaged over images.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import intra_class_std
+from ..data import within_image_class_std
 
 
 def _mean_or_nan(values: np.ndarray) -> float:
@@ -46,8 +47,8 @@ def inter_class_std(images: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 def variation_metrics(fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor,
                       num_classes: int, min_pixels: int = 16) -> dict[str, float]:
-    intra_fake = _mean_or_nan(intra_class_std(fake, labels, num_classes, min_pixels)[0])
-    intra_real = _mean_or_nan(intra_class_std(real, labels, num_classes, min_pixels)[0])
+    intra_fake = _mean_or_nan(within_image_class_std(fake, labels, num_classes, min_pixels)[0])
+    intra_real = _mean_or_nan(within_image_class_std(real, labels, num_classes, min_pixels)[0])
     return {
         "variation/intra_fake": intra_fake,
         "variation/intra_real": intra_real,
@@ -89,13 +90,11 @@ class RunLog:
             self.path.write_text("".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # pragma: no cover - tensorboard is a dependency
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self.writer = SummaryWriter(str(self.run_dir / "tb"),
-                                            purge_step=resume_step + 1 if resume_step else None)
+            # local: tensorboard is heavy; only a run that logs to TensorBoard needs it (it is a
+            # dependency in pyproject, so no fallback)
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(self.run_dir / "tb"),
+                                        purge_step=resume_step + 1 if resume_step else None)
 
     def scalars(self, step: int, values: dict[str, float], jsonl: bool = True) -> None:
         if jsonl:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from ..errors import UserError
+from ..presets import MODELS
 
-SPADE_FAMILY = ("spade", "clade", "clade-icpe", "va-spade", "va-clade")
-OASIS_FAMILY = ("oasis", "va-oasis")
+# A preset's family is its generator's arch in the registry (which losses, steps and recipe).
+SPADE_FAMILY = tuple(m for m, (arch, *_) in MODELS.items() if arch == "spade")
+OASIS_FAMILY = tuple(m for m, (arch, *_) in MODELS.items() if arch == "oasis")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@ receives to ranks that may already have it; SIGKILL still ends a process at once
 """
 from __future__ import annotations
 
+import os
+import shlex
 import signal
+import sys
 import threading
 
 from .distributed import DistEnv, max_over_ranks
@@ -36,10 +39,6 @@ class TrainingStopped(Exception):
 
 
 def resume_command(run_dir) -> str:
-    import os
-    import shlex
-    import sys
-
     python = os.path.relpath(sys.executable)
     if python.startswith(".."):  # an interpreter outside this folder: the one on PATH
         python = "python"

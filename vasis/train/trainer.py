@@ -15,6 +15,7 @@ resumed run reproduces the uninterrupted one bit for bit.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
 from dataclasses import asdict, dataclass, field, replace
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm.auto import tqdm
 
 from ..losses import VGGLoss, loss_config, oasis_dontcare_channel
 from ..presets import DATASETS, build_discriminator, build_generator
@@ -38,6 +41,8 @@ from .stop import StopOnSignals, TrainingStopped
 from ..data import DatasetError
 from ..errors import UserError, MissingFileError, ExistsError
 from ..presets import discriminator_config, generator_config
+from ..data.folders import canonical_name
+from .data import DEFAULT_SCENES_TRAIN
 
 # Settings a resume may change; everything else comes from the checkpoint.
 RESUME_UPDATABLE = ("iters", "epochs", "ckpt_every", "log_every", "sample_every", "keep",
@@ -109,7 +114,6 @@ def _check_norm_statistics(cfg, batch_size: int, size) -> None:
 
 
 def _preset_name(dataset: str) -> str:
-    from ..data.folders import canonical_name
     return canonical_name(dataset)
 
 
@@ -178,7 +182,6 @@ class Trainer:
         if self.speed.channels_last:  # before the optimisers and DDP see the parameters
             apply_speed(self.g_raw, self.d_raw, replace(self.speed, compile=False))
         if env.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [dev.index] if dev.type == "cuda" else None
             self.g = DDP(self.g_raw, device_ids=ids)
             self.d = DDP(self.d_raw, device_ids=ids)
@@ -295,7 +298,6 @@ class Trainer:
     @torch.no_grad()
     def samples(self, log: RunLog) -> dict[str, float]:
         """Sample grid and variation metrics on a fixed batch (copies; training state untouched)."""
-        import copy
 
         batch = next(self.stream.fixed_batches(1, salt=1, batch_size=min(4, self.recipe.batch_size)))
         _, real = model_inputs(self.ctx, batch)
@@ -314,8 +316,6 @@ class Trainer:
 
     # --------------------------------------------------------------------------------- loop
     def fit(self, progress: bool = True) -> TrainResult:
-        from tqdm.auto import tqdm
-
         s, env = self.settings, self.env
         log = RunLog(self.run_dir, self.step, s.tensorboard) if env.is_main else None
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (progress and env.is_main),
@@ -413,7 +413,6 @@ def _effective(saved: RunSettings, state: dict, key: str):
     if key == "size":
         return tuple(state["size"])
     if key == "n_train" and saved.n_train is None and saved.dataroot is None:
-        from .data import DEFAULT_SCENES_TRAIN
         return DEFAULT_SCENES_TRAIN
     return getattr(saved, key)
 

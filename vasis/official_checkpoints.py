@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 from .errors import UserError, MissingFileError
 from .loading import load_torch_file
+from .presets import build_generator
 
 __all__ = ["load_official", "convert_official_state_dict", "read_state_dict"]
 
@@ -358,7 +359,6 @@ def load_official(path_or_state_dict, model: str, dataset: str, *, trust: bool =
     The generator is returned in eval mode, as the official test scripts run it (running BN
     statistics; the VASIS noise is still drawn each forward).
     """
-    from .presets import build_generator
 
     state_dict, source = read_state_dict(path_or_state_dict, trust=trust, source=source)
     generator = build_generator(model, dataset, **overrides)
