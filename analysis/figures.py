@@ -5,7 +5,8 @@
 * :func:`colorize` - the one class palette (:func:`vasis.train.monitor.label_colors`),
   :func:`to_rgb`, :func:`image_grid` - the shared pieces of the experiments' figures;
 * the main job's figures (:func:`all_figures`: Figure-2-style per-block std, layouts,
-  generated images, boundary profiles) and its training part's (:func:`trained_figures`).
+  generated images, boundary profiles); :data:`SOURCE_STYLE`, the one palette of models and
+  the data (the trained study's figures, :mod:`experiments.study_report`).
 """
 from __future__ import annotations
 
@@ -247,79 +248,3 @@ SOURCE_STYLE = {"data": dict(color="0.45", label="data"),
 def source_label(name: str) -> str:
     """The display name of a model preset or 'data'."""
     return SOURCE_STYLE.get(name, dict(label=name))["label"]
-
-
-def trained_variation_figure(table, distance: int):
-    """Bars per class: intra-class std, across-sample std, share of the variation within
-    ``distance`` px of a boundary/border (black ticks: share of the area there)."""
-    sources = list(dict.fromkeys(table.source))
-    classes = list(dict.fromkeys(table.class_name))
-    panels = (("intra_std", "within-image std\n(per class, [0, 1] units)"),
-              ("sample_std", "std across samples\nof the same layout"),
-              ("near_fraction", f"share of variation\nwithin {distance} px of a boundary"))
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.6))
-    x = np.arange(len(classes))
-    w = 0.8 / max(1, len(sources))
-    for ax, (col, title) in zip(axes, panels):
-        for i, src in enumerate(sources):
-            t = table[table.source == src].set_index("class_name").reindex(classes)
-            st = SOURCE_STYLE.get(src, dict(label=src))
-            ax.bar(x + (i - (len(sources) - 1) / 2) * w, t[col].fillna(0).values, w, **st)
-            if col == "near_fraction":
-                ax.scatter(x + (i - (len(sources) - 1) / 2) * w, t["area_fraction"].values,
-                           marker="_", color="k", s=40, zorder=3,
-                           label="share of area" if i == 0 else None)
-        ax.set_xticks(x)
-        ax.set_xticklabels(classes, rotation=30, fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.set_title(title, fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    axes[2].set_ylim(0, 1)
-    axes[0].legend(fontsize=7, loc="upper right")
-    h, l = axes[2].get_legend_handles_labels()
-    axes[2].legend([h[l.index("share of area")]], ["share of area"], fontsize=6, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def trained_samples_figure(labels, real, generated: dict, rows: int = 4, samples: int = 3):
-    """Rows: held-out layouts; columns: label map, data, then ``samples`` generations of each
-    model (same seeds for both)."""
-    rows = min(rows, len(labels))
-    cols = [("label", None, None), ("data", None, None)]
-    for m, imgs in generated.items():
-        cols += [(SOURCE_STYLE.get(m, dict(label=m))["label"] + f" s{k}", m, k)
-                 for k in range(min(samples, imgs.shape[0]))]
-    fig, axes = plt.subplots(rows, len(cols), figsize=(1.05 * len(cols), 1.1 * rows), squeeze=False)
-    nc = label_space("scenes").label_nc
-    for r in range(rows):
-        for c, (name, m, k) in enumerate(cols):
-            ax = axes[r, c]
-            if m is None:
-                ax.imshow(colorize(labels[r], nc) if name == "label" else to_rgb(real[r]),
-                          interpolation="nearest")
-            else:
-                ax.imshow(to_rgb(generated[m][k, r]), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(name, fontsize=7)
-    fig.tight_layout(pad=0.2)
-    return fig
-
-
-def trained_figures(table, labels, real, generated, tcfg, figdir: Path) -> dict:
-    figdir = Path(figdir)
-    out = {}
-    specs = {"trained_variation": ("trained_variation.png", 64,
-                                   lambda: trained_variation_figure(table, tcfg.distance)),
-             "trained_samples": ("trained_samples.png", 128,
-                                 lambda: trained_samples_figure(labels, real, generated))}
-    for key, (name, colors, make) in specs.items():
-        fig = make()
-        try:
-            atomic_savefig(fig, figdir / name, colors=colors)
-        finally:
-            plt.close(fig)
-        out[key] = figdir / name
-    return out

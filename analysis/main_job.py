@@ -12,9 +12,9 @@ padding) for the kernel-effect table. Each copy generates a one-class and a two-
 of ``docs/metrics.md`` (boundary-distance profiles, intra/inter-class variation, pattern repetition)
 are computed on the kept features and generated images.
 
-With ``JobConfig.train`` set (the CLI default; ``--no-train`` clears it) the job then trains
-SPADE and VA-SPADE briefly on the built-in scenes and compares their intra-class variation with
-the data's (:mod:`analysis.trained`; runs in ``<out>/train/<model>``, reused or resumed).
+With ``JobConfig.trained`` set (the CLI default; ``--no-train`` clears it) the job then runs a
+trained part after the probes - the command passes the trained study's headline
+(:mod:`experiments.study_main`) - and puts its section into the report.
 
 Outputs: ``<out>/report.md`` (tables, the structural claims as measured), CSV files
 (``block_stats.csv``, ``profiles.csv``, ``variation.csv``, ``claims.csv``) and figures in
@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import torch
@@ -52,7 +53,6 @@ from .structure import (block_summary, check_claims, claim_findings, kernel_effe
 from .study import (BORDER_D, FLAT, MODELS, NONZERO, SERIES, SETTINGS, calibration_labels,
                     default_classes, make_layout, record, settings_of)
 from .surgery import swap_block_kernel
-from .trained import TrainConfig, render_section, run_training
 
 __all__ = ["JobConfig", "run_job", "render_report"]
 
@@ -75,7 +75,10 @@ class JobConfig:
     out: Path = REPO / "outputs" / "main"
     figures: Path = REPO / "figures"
     progress: bool = True
-    train: TrainConfig | None = None   # the training part (analysis.trained); None: skip
+    # The trained part, run after the probes: called with (out, figures folder, progress), it
+    # returns {'lines': report section, 'figures': {key: path}, 'files': [paths],
+    # 'summary': one line}. None: skipped (``--no-train``).
+    trained: Callable[[Path, Path, bool], dict] | None = None
 
 
 def run_job(cfg: JobConfig) -> dict:
@@ -160,18 +163,15 @@ def _run_job(cfg: JobConfig) -> dict:
     figs = all_figures(summary, profiles, layouts_by_name, images, cfg, figdir)
     probe_seconds = time.time() - t0
     trained = None
-    if cfg.train is not None:
-        trained = run_training(cfg.train, cfg.seed, out, figdir, cfg.progress)
-        for name, key in (("trained_variation.csv", "table"), ("trained_summary.csv", "summary"),
-                          ("trained_profiles.csv", "profiles"), ("trained_fid.csv", "fid")):
-            atomic_write_csv(out / name, trained[key])
-            csvs[name] = trained[key]
+    if cfg.trained is not None:
+        trained = cfg.trained(out, figdir, cfg.progress)
         figs.update(trained["figures"])
     seconds = time.time() - t0
     report = render_report(cfg, summary, profiles, variation, kernel, claims, figs, out,
                            seconds, trained=trained, probe_seconds=probe_seconds)
     atomic_write_text(out / "report.md", report)
-    return {"report": out / "report.md", "figures": figs, "csv": [out / n for n in csvs],
+    return {"report": out / "report.md", "figures": figs,
+            "csv": [out / n for n in csvs] + list((trained or {}).get("files", [])),
             "seconds": seconds, "claims": claims, "trained": trained}
 
 
@@ -189,7 +189,7 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
                   probe_seconds: float | None = None) -> str:
     """The report: settings and tables, and findings chosen from the measured numbers
     (:func:`analysis.structure.claim_findings`, :func:`analysis.structure.kernel_findings`,
-    the training part's :func:`analysis.trained.render_section`); what does not depend on the
+    the trained part's own section); what does not depend on the
     run is in ``docs/main-job.md`` and linked."""
     rel = lambda p: relative(p, out)
     doc = link(REPO / "docs" / "main-job.md", out)
@@ -214,7 +214,7 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         f"spatial_std/rms below {FLAT:g}, clearly non-zero = above {NONZERO:g}.",
         "",
         f"Run time: {seconds:.0f} s"
-        + (f" (probes {probe_seconds:.0f} s, training part {seconds - probe_seconds:.0f} s)"
+        + (f" (probes {probe_seconds:.0f} s, trained part {seconds - probe_seconds:.0f} s)"
            if trained is not None and probe_seconds is not None else "")
         + f". Regenerate with `python run_analysis.py` "
         f"(see [figures/README.md]({link(REPO / 'figures' / 'README.md', out)})).",
@@ -276,12 +276,11 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "",
     ]
     if trained is not None:
-        lines += render_section(trained, cfg.train, out)
+        lines += trained["lines"]
     else:
         lines += ["## Trained models", "",
-                  "Skipped (`--no-train`): the training part trains SPADE and VA-SPADE briefly "
-                  f"and compares their variation with the data's ([docs/main-job.md]({doc}"
-                  "#the-training-part)).",
+                  "Skipped (`--no-train`): the trained part shows the headline of the trained "
+                  f"study ([docs/study.md]({link(REPO / 'docs' / 'study.md', out)})).",
                   ""]
     lines += [
         "## Figures",
@@ -303,17 +302,7 @@ def render_report(cfg: JobConfig, summary, profiles, variation, kernel, claims, 
         "diff, near, area of the kernel table;",
     ]
     if trained is not None:
-        lines += [
-            "* `trained_variation.csv`: per source (data, spade, va-spade) and class: intra_std, "
-            "sample_std, near_fraction, area_fraction, images; `trained_summary.csv`: per source "
-            "(also the untrained generators and a label-blind mean-colour image): step, "
-            "colour_error, inter_std and the class means of the per-class columns; "
-            "`trained_profiles.csv`: the boundary-distance profile (share of variation and of "
-            "area within d px) per source, class and d; `trained_fid.csv`: the image-quality "
-            "table;",
-            "* `train/<model>/`: the training runs (`run.json`, `losses.jsonl`, the last "
-            "checkpoint); `python run_analysis.py generate` reads them.",
-        ]
+        lines += [f"* {trained['summary']}"]
     lines += [
         "",
     ]

@@ -230,7 +230,7 @@ def _checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted((int(p.stem.split("_")[1]), p) for p in list_checkpoints(run_dir))
 
 
-def _rows(prof: Profile) -> list[tuple[str, str, dict]]:
+def trained_rows(prof: Profile) -> list[tuple[str, str, dict]]:
     """(model, setting, overrides) of every trained row: the models, then Table 1's
     retrained variants of ``prof.table1``."""
     rows = [(m, "original", {}) for m in prof.models]
@@ -244,7 +244,7 @@ def run_seed(ctx: Context, prof: Profile, progress: bool = True) -> None:
     models (learning curves), the final step of the retrained rows and the surgery rows."""
     ev = Evaluation(ctx, prof)
     ctx.store.compute(NAME, "data", "real", None, ev.data)
-    rows = _rows(prof)
+    rows = trained_rows(prof)
     bar = tqdm(rows, desc=f"seed {ctx.seed}", unit="run", disable=not progress, leave=False)
     for model, setting, overrides in bar:
         bar.set_postfix_str(f"{model} {setting}")
@@ -275,7 +275,7 @@ def check_outputs(prof: Profile, ctxs: list[Context]) -> None:
             if path.exists() and not path.is_dir():
                 raise ExistsError(f"{path} is a file, not a folder of the study; move it away or "
                                   f"choose another --out")
-        for model, _, overrides in _rows(prof):
+        for model, _, overrides in trained_rows(prof):
             check_run_dir(ctx.run_dir(model, overrides))
 
 
@@ -298,7 +298,7 @@ def train_runs(prof: Profile, ctxs: list[Context], jobs: int = 1, progress: bool
     level only (the order of the sums in a conv). ``jobs == 1`` trains in this process on its
     threads, with a progress bar per run.
     """
-    todo = [(ctx, model, overrides) for ctx in ctxs for model, _, overrides in _rows(prof)]
+    todo = [(ctx, model, overrides) for ctx in ctxs for model, _, overrides in trained_rows(prof)]
     done = lambda ctx, model, overrides, info: info["status"] != "reused" and log(
         f"[seed {ctx.seed}] {model}{' ' + str(overrides) if overrides else ''}: "
         f"{info['status']} to step {info['step']} in {info['seconds']:.0f} s")

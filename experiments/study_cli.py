@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from analysis.cpu import all_cores
+from analysis.report import REPO
 from vasis.commands.argtypes import count
 from vasis.errors import UserError
 from vasis.train.data import check_data
@@ -27,7 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES),
                    help="budget: cpu (the CPU study, about an hour on 2 cores), gpu (longer, "
                         "paper widths; use with --dataset/--dataroot), quick (a smoke test)")
-    p.add_argument("--out", default="outputs/study", help="output folder (default outputs/study)")
+    p.add_argument("--out", default=str(REPO / "outputs" / "study"),
+                   help="output folder (default: outputs/study of the repository)")
     p.add_argument("--figures", default=None, help="folder for the figures (default: --out)")
     p.add_argument("--dataset", default="scenes", help="training / evaluation data (default scenes)")
     p.add_argument("--dataroot", default=None, help="folder of --dataset (not for scenes)")

@@ -28,6 +28,8 @@ HEADLINE = ["mIoU", "Acc", "FID-v", "precision", "recall", "density", "coverage"
             "sample_std", "near_fraction", "area_fraction", "near_excess", "repetition",
             "texture_repetition", "inter_std", "ICV-one"]
 TABLE1 = ["FID-v", "mIoU", "Acc", "intra_std", "ICV-one"]
+MIOU_TOLERANCE = 5.0   # one seed: mIoU this many points lower counts as worse
+FID_TOLERANCE = 0.10   # one seed: FID this share higher counts as worse
 DIGITS = {"mIoU": 1, "Acc": 1, "FID-v": 1, "ICV-one": 2}   # decimals shown; others 3
 CURVES = (("mIoU", "mIoU (%)"), ("intra_std", "within-image intra-class std"),
           ("near_excess", "near-boundary share - area share"),
@@ -143,8 +145,35 @@ def _miou_gate(res: Results) -> float:
     return MIOU_SHARE * real.mean if real.n else float("nan")
 
 
+def _side(a: Interval, b) -> str:
+    """:func:`compare`; with one seed the side of the means, marked ``(one seed)``."""
+    c = compare(a, b)
+    if c != "one seed":
+        return c
+    bm = b.mean if isinstance(b, Interval) else float(b)
+    return ("above" if a.mean > bm else "below" if a.mean < bm else "overlap") + " (one seed)"
+
+
+def _verdict(ok: bool, *sides: str) -> str:
+    """``holds`` / ``does not hold``, marked ``(one seed)`` when a comparison had one seed;
+    ``missing`` when every comparison lacks its numbers (a missing FID alone leaves mIoU)."""
+    if all(x == "missing" for x in sides):
+        return "missing"
+    return ("holds" if ok else "does not hold") + (
+        " (one seed)" if any(x.endswith("(one seed)") for x in sides) else "")
+
+
+def _worse(mi: Interval, base_m: Interval, fi: Interval, base_f: Interval) -> tuple[bool, str, str]:
+    """Whether mIoU is clearly lower or FID clearly higher; with one seed: by more than the
+    tolerances (:data:`MIOU_TOLERANCE` points, :data:`FID_TOLERANCE` of the FID)."""
+    drop, rise = _side(mi, base_m), _side(fi, base_f)
+    worse_m = drop.startswith("below") and (drop == "below" or base_m.mean - mi.mean > MIOU_TOLERANCE)
+    worse_f = rise.startswith("above") and (rise == "above" or fi.mean > (1 + FID_TOLERANCE) * base_f.mean)
+    return worse_m or worse_f, drop, rise
+
+
 def verdicts(res: Results) -> pd.DataFrame:
-    """One row per (claim, subject): the verdict and the sentence that states it."""
+    """One row per (claim, subject): the verdict (rules in docs/study.md) and its numbers."""
     rows = []
     add = lambda claim, subject, verdict, text: rows.append(
         dict(claim=claim, subject=subject, verdict=verdict, evidence=text))
@@ -152,78 +181,77 @@ def verdicts(res: Results) -> pd.DataFrame:
     real = res.get("data", "real", "mIoU")
     for m in res.prof.models:
         iv = res.get(m, "original", "mIoU")
-        ok = iv.n and iv.mean >= gate
-        add("reproduces the classes", source_label(m), "holds" if ok else "does not hold",
-            f"mIoU {iv} vs {MIOU_SHARE:.0%} of the real images' {real.mean:.1f} = {gate:.1f}")
+        add("reproduces the classes", source_label(m),
+            _verdict(bool(iv.n) and iv.mean >= gate, "ok" if iv.known else "x (one seed)")
+            if iv.n else "missing",
+            f"mIoU {iv.text(1)} vs {MIOU_SHARE:.0%} of the real images' {real.mean:.1f} = {gate:.1f}")
     for m in res.prof.table1:
         base_m, base_f = res.get(m, "original", "mIoU"), res.get(m, "original", "FID-v")
-        k1 = [s for s in ("retrained:conv-k1", "surgery:conv-k1", "surgery:block-k1")
-              if s in {r[1] for r in table1_rows(res) if r[0] == m}]
-        for s in k1:
+        shown = {r[1] for r in table1_rows(res) if r[0] == m}
+        for s in ("retrained:conv-k1", "surgery:conv-k1", "surgery:block-k1"):
+            if s not in shown:
+                continue
             mi, fi = res.get(m, s, "mIoU"), res.get(m, s, "FID-v")
-            drop, rise = compare(mi, base_m), compare(fi, base_f)
-            wrecked = drop == "below" and mi.mean < gate
-            verdict = ("holds" if wrecked else "partly" if drop == "below" or rise == "above"
-                       else "one seed" if "one seed" in (drop, rise) else "does not hold")
+            worse, drop, rise = _worse(mi, base_m, fi, base_f)
+            wrecked = drop.startswith("below") and mi.mean < gate
+            verdict = _verdict(wrecked, drop, rise)
+            if not wrecked and worse and verdict != "missing":
+                verdict = verdict.replace("does not hold", "partly")
             add("conv-k1 wrecks the model", f"{source_label(m)} {s}", verdict,
-                f"mIoU {mi} vs original {base_m} ({drop}); FID-v {fi} vs {base_f} ({rise})")
+                f"mIoU {mi.text(1)} vs original {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
         for s in ("retrained:reflect", "surgery:reflect"):
             mi, fi = res.get(m, s, "mIoU"), res.get(m, s, "FID-v")
-            drop, rise = compare(mi, base_m), compare(fi, base_f)
-            verdict = ("does not hold" if drop == "below" or rise == "above"
-                       else "one seed" if "one seed" in (drop, rise) else "holds")
+            worse, drop, rise = _worse(mi, base_m, fi, base_f)
             add("reflect padding leaves quality about the same", f"{source_label(m)} {s}",
-                verdict, f"mIoU {mi} vs original {base_m} ({drop}); FID-v {fi} vs {base_f} "
-                         f"({rise})")
+                _verdict(not worse, drop, rise),
+                f"mIoU {mi.text(1)} vs original {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
     data_excess = res.get("data", "real", "near_excess").mean
+    data_rep = res.get("data", "real", "texture_repetition").mean
     for va, base in BASELINE_OF.items():
         if va not in res.prof.models or base not in res.prof.models:
             continue
         ex = res.get(base, "original", "near_excess")
-        c = compare(ex, data_excess)
+        c = _side(ex, data_excess)
         add("baseline variation sits at class boundaries", source_label(base),
-            {"above": "holds", "one seed": "one seed"}.get(c, "does not hold"),
+            _verdict(c.startswith("above"), c),
             f"near-boundary share minus area share {ex} vs the data's {data_excess:+.3f} ({c})")
         rep = res.get(base, "original", "texture_repetition")
-        data_rep = res.get("data", "real", "texture_repetition").mean
-        c = compare(rep, data_rep)
+        c = _side(rep, data_rep)
         add("baseline pattern repeats with the boundary", source_label(base),
-            {"above": "holds", "one seed": "one seed"}.get(c, "does not hold"),
+            _verdict(c.startswith("above"), c),
             f"texture repetition (mean NCC of the high-passed strips beside the boundary at "
             f"{len(fig1_fig3.POSITIONS)} positions) {rep} vs the data's {data_rep:.3f} ({c})")
-        for metric, claim, good in (("intra_std", "VA raises within-image intra-class variation", "above"),
-                                    ("sample_std", "VA varies across samples of a layout", "above"),
-                                    ("texture_repetition", "VA breaks the repetition", "below"),
-                                    ("near_excess", "VA moves variation away from boundaries", "below")):
+        pair = f"{source_label(va)} vs {source_label(base)}"
+        for metric, claim, good in (
+                ("intra_std", "VA raises within-image intra-class variation", "above"),
+                ("sample_std", "VA varies across samples of a layout", "above"),
+                ("texture_repetition", "VA breaks the repetition", "below"),
+                ("near_excess", "VA moves variation away from boundaries", "below")):
             a, b = res.get(va, "original", metric), res.get(base, "original", metric)
-            c = compare(a, b)
-            add(claim, f"{source_label(va)} vs {source_label(base)}",
-                "holds" if c == good else "one seed" if c == "one seed" else "does not hold",
-                f"{metric} {a} vs {b} ({c})")
-        for metric, bad in (("mIoU", "below"), ("FID-v", "above")):
-            a, b = res.get(va, "original", metric), res.get(base, "original", metric)
-            c = compare(a, b)
-            add(f"VA does not hurt {metric}", f"{source_label(va)} vs {source_label(base)}",
-                "does not hold" if c == bad else "one seed" if c == "one seed" else
-                "missing" if c == "missing" else "holds", f"{metric} {a} vs {b} ({c})")
+            c = _side(a, b)
+            add(claim, pair, _verdict(c.startswith(good), c), f"{metric} {a} vs {b} ({c})")
+        mi, fi = res.get(va, "original", "mIoU"), res.get(va, "original", "FID-v")
+        base_m, base_f = res.get(base, "original", "mIoU"), res.get(base, "original", "FID-v")
+        worse, drop, rise = _worse(mi, base_m, fi, base_f)
+        add("VA does not hurt FID / mIoU", pair, _verdict(not worse, drop, rise),
+            f"mIoU {mi.text(1)} vs {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
     return pd.DataFrame(rows, columns=["claim", "subject", "verdict", "evidence"])
 
 
 def findings(v: pd.DataFrame) -> list[str]:
-    """One sentence per claim, chosen by its verdicts (all / some / none of its subjects)."""
+    """One sentence per claim, chosen by its verdicts: the same for all its subjects, or how
+    many hold and which do not."""
     out = []
     for claim, g in v.groupby("claim", sort=False):
-        n, held = len(g), int((g.verdict == "holds").sum())
-        subj = lambda verdict: ", ".join(g[g.verdict == verdict].subject)
-        if held == n:
-            head = f"**{claim}: holds** here for all {n} ({subj('holds')})."
-        elif held == 0 and (g.verdict == "one seed").all():
-            head = f"**{claim}: undecided** - one seed, no interval ({subj('one seed')})."
-        elif held == 0:
-            head = f"**{claim}: does not hold** here ({', '.join(g.subject)})."
+        n, held = len(g), int(g.verdict.str.startswith("holds").sum())
+        kinds = list(dict.fromkeys(g.verdict))
+        if len(kinds) == 1:
+            head = (f"**{claim}: {kinds[0]}** for all {n} ({', '.join(g.subject)})." if n > 1
+                    else f"**{claim}: {kinds[0]}** ({g.subject.iloc[0]}).")
         else:
-            others = ", ".join(f"{s} ({vd})" for s, vd in zip(g.subject, g.verdict) if vd != "holds")
-            head = f"**{claim}: holds for {held} of {n}** ({subj('holds')}; not for {others})."
+            others = ", ".join(f"{s} ({vd})" for s, vd in zip(g.subject, g.verdict)
+                               if not vd.startswith("holds"))
+            head = f"**{claim}: holds for {held} of {n}** (not for {others})."
         out.append(f"* {head} " + "; ".join(f"{s}: {e}" for s, e in zip(g.subject, g.evidence)) + ".")
     return out
 

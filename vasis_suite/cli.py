@@ -12,7 +12,7 @@ from vasis import cli
 
 # Order here is the order in ``run_analysis.py --help``.
 COMMAND_MODULES = [
-    "analysis.commands.main",
+    "experiments.main_cli",
     "analysis.commands.probe",
     "vasis.commands.classes",
     "analysis.commands.variation",
