@@ -50,7 +50,8 @@ def register(subparsers) -> None:
                    help="skip the trained part (only the structural probes)")
     p.add_argument("--study-out", default=None,
                    help="the trained study's folder (default: outputs/study, where "
-                        "`run_analysis.py study` writes; <out>/study with --quick or a custom --out)")
+                        "`run_analysis.py study` writes; <out>/study with --quick or a custom "
+                        "--out)")
     p.add_argument("--train-iters", type=int, default=None, metavar="N",
                    help=f"iterations of the reduced study's runs (default: the study's, "
                         f"{PROFILES['cpu'].scale.iters}; --quick {PROFILES['quick'].scale.iters}); "
@@ -67,7 +68,8 @@ def run(args) -> int:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
         unknown = [m for m in models if m not in MODELS]
         if unknown:
-            raise UserError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+            raise UserError(f"unknown model(s) {', '.join(unknown)}; choose from "
+                            f"{', '.join(MODELS)}")
     quick = getattr(args, "quick", False)
     samples = getattr(args, "samples", None) or (2 if quick else 4)
     out = Path(getattr(args, "out", REPO / "outputs" / "main"))

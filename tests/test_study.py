@@ -61,7 +61,8 @@ def test_verdicts_follow_the_numbers():
     prof = PROFILES["quick"].with_(models=("spade", "va-spade"), table1=())
     common = {("data", "mIoU"): 90.0, ("data", "near_excess"): 0.05,
               ("spade", "mIoU"): [80, 81, 82], ("va-spade", "mIoU"): [80, 82, 81],
-              ("spade", "texture_repetition"): [0.9, 0.92, 0.91], ("data", "texture_repetition"): 0.01,
+              ("spade", "texture_repetition"): [0.9, 0.92, 0.91],
+              ("data", "texture_repetition"): 0.01,
               ("spade", "near_excess"): [0.30, 0.32, 0.31]}
     raised = {**common, ("spade", "intra_std"): [0.01, 0.011, 0.012],
               ("va-spade", "intra_std"): [0.05, 0.052, 0.051],
