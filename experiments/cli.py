@@ -72,6 +72,9 @@ def add_arguments(p) -> None:
     p.add_argument("--segmenter", default=None,
                    help="TorchScript segmenter for mIoU / Acc (default for scenes: the suite's "
                         "scene segmenter, trained once into --runs)")
+    p.add_argument("--trust-segmenter", action="store_true",
+                   help="allow a TorchScript --segmenter: it is a program that runs code from "
+                        "the file; use it only for files you trust")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--quiet", action="store_true")

@@ -272,7 +272,8 @@ class Context:
     def __init__(self, out, *, dataset: str = "scenes", dataroot=None, checkpoints=None,
                  quick: bool = False, runs=None, fid_weights=None, segmenter=None,
                  device: str = "cpu", seed: int = 0, log: Callable[[str], None] | None = print,
-                 trust: bool = False, scale: Scale | None = None, progress: bool = False):
+                 trust: bool = False, scale: Scale | None = None, progress: bool = False,
+                 trust_segmenter: bool = False):
         # Nothing is created here: the output folder appears with the first finished cell.
         self.out = Path(out)
         self.runs = Path(runs) if runs is not None else self.out / "runs"
@@ -285,6 +286,7 @@ class Context:
         self.progress = progress
         self.fid_weights = fid_weights
         self.segmenter_spec = segmenter
+        self.trust_segmenter = trust_segmenter
         self.device = device
         self.seed = seed
         self.log = log or (lambda s: None)
@@ -295,6 +297,8 @@ class Context:
         self._fid = None
         self._real: dict = {}        # size -> real images of the evaluation maps
         self._real_sets: dict = {}   # size -> their FID features (computed once)
+        if segmenter is not None:   # a bad file stops the run before anything is written
+            self.segmenter()
 
     def cell_scope(self, model: str, setting: str) -> dict:
         """Everything besides (experiment, model, setting, metric) that determines a cell: a
@@ -448,7 +452,8 @@ class Context:
         if self._seg is not None:
             return self._seg
         if self.segmenter_spec:
-            self._seg = load_segmenter(self.segmenter_spec, device=self.device)
+            self._seg = load_segmenter(self.segmenter_spec, device=self.device,
+                                       trust=self.trust_segmenter)
         elif self.dataset != "scenes":
             self._seg = (f"n/a (no segmenter for {self.dataset}: pass --segmenter, "
                          f"see docs/evaluation.md)")
@@ -557,7 +562,8 @@ def context_from_args(args) -> Context:
                    runs=args.runs, fid_weights=args.fid_weights, segmenter=args.segmenter,
                    device=args.device, seed=args.seed,
                    log=None if getattr(args, "quiet", False) else print,
-                   trust=getattr(args, "trust_checkpoint", False))
+                   trust=getattr(args, "trust_checkpoint", False),
+                   trust_segmenter=getattr(args, "trust_segmenter", False))
 
 
 def select(rows: list, wanted: str | None, key=lambda r: r) -> list:

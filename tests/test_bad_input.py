@@ -77,6 +77,9 @@ def bad_files(root: Path) -> dict[str, str]:
     (root / "studyout" / "runs" / "scenes-study-quick" / "spade").mkdir(parents=True)
     (root / "studyout" / "runs" / "scenes-study-quick" / "spade" / "notes.txt").write_text("mine\n")
     files["studyout"] = str(root / "studyout")
+    ts = torch.jit.trace(torch.nn.Conv2d(3, 7, 1), torch.zeros(1, 3, 4, 4))
+    torch.jit.save(ts, str(root / "segmenter.ts"))
+    files["ts_segmenter"] = str(root / "segmenter.ts")
     # fid: image folders (two images, one image, one file that is no image), .npz statistics
     for name, count in (("img_two", 2), ("img_one", 1)):
         (root / name).mkdir()
@@ -239,6 +242,11 @@ ROWS_CORE = [
      ["{readme}", "another --out"]),
     ("study-foreign-run-folder", ["study", "--profile", "quick", "--out", "{studyout}"],
      ["{studyout}/runs/scenes-study-quick/spade", "not a training run", "another --out"]),
+    ("study-torchscript-segmenter", ["study", "--profile", "quick", "--out", "{out}", "--segmenter",
+                                     "{ts_segmenter}"], ["{ts_segmenter}", "--trust-segmenter"]),
+    ("experiment-torchscript-segmenter", ["experiment", "table1", "--quick", "--out", "{out}",
+                                          "--segmenter", "{ts_segmenter}"],
+     ["{ts_segmenter}", "--trust-segmenter"]),
     ("study-zero-iters", ["study", "--profile", "quick", "--out", "{out}", "--iters", "0"],
      ["--iters", "0", ">= 1"]),
 ]

@@ -70,7 +70,9 @@ def test_pluggable_segmenters(tmp_path):
     assert small.shape == (2, 32, 32)
     ts = tmp_path / "seg.pt"
     torch.jit.save(torch.jit.trace(net, x), str(ts))
-    assert torch.equal(segmentation.load_segmenter(ts)(x), want)                       # TorchScript
+    assert torch.equal(segmentation.load_segmenter(ts, trust=True)(x), want)           # TorchScript
+    with pytest.raises(ValueError, match="--trust-segmenter"):   # never run unasked
+        segmentation.load_segmenter(ts)
     sd = tmp_path / "seg.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in net.state_dict().items()}}, sd)
     seg = segmentation.load_segmenter(sd, factory=lambda: TinySceneSegmenter(width=4), state_key="state_dict")

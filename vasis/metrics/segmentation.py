@@ -183,11 +183,12 @@ class Segmenter:
 
 def load_segmenter(spec, factory: Callable[[], nn.Module] | None = None,
                    input_transform: Callable | None = None, device="cpu", label_map=None,
-                   state_key: str | None = None) -> Segmenter:
+                   state_key: str | None = None, trust: bool = False) -> Segmenter:
     """A :class:`Segmenter` from ``spec``:
 
     * a :class:`Segmenter` (returned as is) or any callable (an ``nn.Module``, a function);
-    * a path to a TorchScript file (``torch.jit.save``);
+    * a path to a TorchScript file (``torch.jit.save``) with ``trust=True`` only: a TorchScript
+      archive is a program that runs when loaded and called, so a file is never run unasked;
     * a path to a state-dict checkpoint together with ``factory`` (a zero-argument callable
       building the network); ``state_key`` picks a sub-dict (e.g. ``'state_dict'``); a
       ``module.`` prefix (DataParallel) is stripped.
@@ -200,6 +201,11 @@ def load_segmenter(spec, factory: Callable[[], nn.Module] | None = None,
     if not path.is_file():
         raise MissingFileError(f"segmenter file not found: {path}")
     if factory is None:
+        if not trust:
+            raise UserError(f"{path}: a segmenter file without a factory is read as TorchScript, "
+                            f"a program that runs code from the file; pass trust=True (on the "
+                            f"command line --trust-segmenter) if you trust it, or load a state "
+                            f"dict with factory=<callable building the network>")
         try:
             model = torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as e:
