@@ -9,6 +9,7 @@ the verdicts say so.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.cpu import all_cores
@@ -47,7 +48,10 @@ def complete(prof: Profile, ctxs) -> bool:
 def reduced(prof: Profile, seed: int, iters: int | None = None) -> Profile:
     """One seed, no Table 1 rows: the main job's share of the study."""
     changes = {"iters": iters} if iters else {}
-    return prof.with_(name=f"{prof.name}, seed {seed} only", seeds=(seed,), table1=(), **changes)
+    # not through with_: it gives ``name`` to the Scale, whose name names the runs' folder,
+    # and the reduced study must train into the full study's run folders
+    return replace(prof.with_(**changes), name=f"{prof.name}, seed {seed} only", seeds=(seed,),
+                   table1=())
 
 
 class TrainedPart:

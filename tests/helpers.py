@@ -25,3 +25,12 @@ def published_layout_fid_state(seed=0):
         elif k.endswith("running_mean"):
             state[k] = torch.randn_like(v) * 0.1
     return state
+
+
+def file_times(root) -> dict[str, int]:
+    """{relative path: mtime in ns} of every file under ``root``: equal before and after a
+    command when it rewrote nothing."""
+    from pathlib import Path
+    root = Path(root)
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))
+            if p.is_file()}

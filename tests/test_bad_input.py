@@ -71,8 +71,10 @@ def bad_files(root: Path) -> dict[str, str]:
         files[name] = str(root / name)
     (root / "var_junk" / "img" / "notes.png").write_text("not an image\n")
     shutil.copy(root / "var_junk" / "lab" / "a.png", root / "var_junk" / "lab" / "notes.png")
-    (root / "mainout" / "train" / "spade").mkdir(parents=True)  # not a training run
-    (root / "mainout" / "train" / "spade" / "notes.txt").write_text("mine\n")
+    # not a training run, where `main --quick --out mainout` trains the study's SPADE run
+    foreign = root / "mainout" / "study" / "runs" / "scenes-study-quick" / "spade"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine\n")
     files["mainout"] = str(root / "mainout")
     (root / "studyout" / "runs" / "scenes-study-quick" / "spade").mkdir(parents=True)
     (root / "studyout" / "runs" / "scenes-study-quick" / "spade" / "notes.txt").write_text("mine\n")
@@ -205,7 +207,7 @@ ROWS_CORE = [
     ("main-zero-samples", ["main", "--samples", "0", "--out", "{out}"], ["--samples", "0", ">= 1"]),
     ("main-negative-seed", ["main", "--seed", "-1", "--out", "{out}"], ["--seed", "-1", ">= 0"]),
     ("main-foreign-train-folder", ["main", "--quick", "--out", "{mainout}"],
-     ["{mainout}/train/spade", "not a training run", "another --out"]),
+     ["{mainout}/study/runs/scenes-study-quick/spade", "not a training run", "another --out"]),
     # variation: label ids outside the dataset, non-image files, missing folders
     ("variation-ids-out-of-range", ["variation", "--images", "{var_coco}/img", "--labels",
                                     "{var_coco}/lab", "--dataset", "scenes"],

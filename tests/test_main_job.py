@@ -30,15 +30,17 @@ def test_quick_main_job(quick_job):
     assert str(out / "report.md") in printed and str(figs) in printed
     report = (out / "report.md").read_text()
     for name in ("fig2_block_std.png", "block_sample_std.png", "layouts.png",
-                 "generated_images.png", "boundary_profiles.png",  # --quick trains 2 iterations:
-                 "trained_variation.png", "trained_samples.png"):
+                 "generated_images.png", "boundary_profiles.png",  # the study's quick profile:
+                 "study_curves.png", "study_profile.png", "study_samples.png",
+                 "study_repetition.png"):
         assert (figs / name).stat().st_size > 1000
         assert name in report
     assert "untrained" in report and "docs/main-job.md" in report
     for name in ("block_stats.csv", "block_summary.csv", "profiles.csv", "variation.csv",
-                 "kernel_effect.csv", "claims.csv", "trained_variation.csv", "trained_summary.csv",
-                 "trained_profiles.csv"):
-        assert (out / name).is_file()
+                 "kernel_effect.csv", "claims.csv", "study/study_cells.csv",
+                 "study/study_summary.csv", "study/study_verdicts.csv"):
+        assert (out / name).is_file() and str(out / name) in printed   # the printed tables
+    assert "## Trained models: the study's headline" in report and "reduced study" in report
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
     claims = pd.read_csv(out / "claims.csv")
@@ -73,13 +75,16 @@ def test_quick_main_job(quick_job):
 
 
 def test_same_seed_gives_byte_identical_csv_files(quick_job, tmp_path):
-    """A second run (same seed, its own folders: nothing reused, the training part trains again)
-    writes every CSV file byte for byte as the first."""
+    """A second run (same seed, its own folders: nothing reused, the trained part trains and
+    measures the reduced study again) writes every CSV file byte for byte as the first."""
     rc, _, out, _ = run_quick(tmp_path)
     assert rc == 0 and quick_job[0] == 0
     first = sorted(p.relative_to(quick_job[2]) for p in quick_job[2].rglob("*.csv"))
     second = sorted(p.relative_to(out) for p in out.rglob("*.csv"))
-    assert first == second and len(first) >= 10       # the probes' and the training part's
+    assert first == second
+    # the probes' tables and the trained study's (in <out>/study with --quick)
+    assert {"claims.csv", "study/study_cells.csv", "study/study_summary.csv",
+            "study/study_verdicts.csv"} <= {str(p) for p in first}
     differ = [str(p) for p in first if (quick_job[2] / p).read_bytes() != (out / p).read_bytes()]
     assert not differ, f"CSV files that differ between two runs with the same seed: {differ}"
 
