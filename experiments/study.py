@@ -77,7 +77,11 @@ class Profile:
     note: str = ""
 
     def with_(self, **changes) -> "Profile":
-        scale = {k: changes.pop(k) for k in list(changes) if k in Scale.__dataclass_fields__}
+        """A copy with ``changes``: the profile's own fields (``name`` included: the scale's
+        name names the run folders and never changes here), else the scale's (``iters``, ...)."""
+        own = set(self.__dataclass_fields__)
+        scale = {k: changes.pop(k) for k in list(changes)
+                 if k in Scale.__dataclass_fields__ and k not in own}
         return replace(self, scale=replace(self.scale, **scale), **changes)
 
 
