@@ -33,10 +33,13 @@ def fast_cpu():
 def all_cores():
     """Inside :func:`fast_cpu`, run a block on :data:`DEFAULT_THREADS` threads; restored afterwards.
 
-    For the jobs' training runs: trained networks do not decay to denormals the way the
-    untrained probes do, so the single-thread rule is not needed there, and on 2 cores the main
-    job's training part runs about 1.6x faster (``benchmarks/bench_main_job.py``). Results
-    differ from a one-thread run at rounding level (the order of the sums in a conv).
+    For the jobs' work on trained networks (training in this process, the trained study's
+    measurements): they do not decay to denormals the way the untrained probes do, so the
+    single-thread rule is not needed there. On an idle 2-core machine two threads trained the
+    earlier main job's runs 1.1-1.7x faster than one; on a busy machine two threads of one
+    process are several times slower than one (README, Benchmarks: ``bench_main_job.py``), which
+    is why the study trains in one-thread worker processes. Results differ from a one-thread run
+    at rounding level (the order of the sums in a conv).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(DEFAULT_THREADS)
