@@ -149,6 +149,11 @@ def test_complete_study_is_shown_and_nothing_computed(full_job):
     for model in ("SPADE", "VA-SPADE"):
         row = next(ln for ln in section.splitlines() if ln.startswith(f"| {model} | 2 |"))
         assert "[" in row and "]" in row                               # intervals
+    cells = pd.read_csv(full_job["study"] / "study_cells.csv")
+    assert set(cells[cells.setting.str.startswith("surgery:")].setting) == {
+        "surgery:reflect", "surgery:norm-k1", "surgery:block-k1", "surgery:conv-k1"}
+    assert set(cells[cells.setting.str.startswith("retrained:")].setting) == {
+        "retrained:reflect", "retrained:conv-k1", "retrained:conv-k1-blocks"}
     verdicts = pd.read_csv(full_job["study"] / "study_verdicts.csv")
     assert "conv-k1 wrecks the model" in set(verdicts.claim)          # Table 1 on the trained
     assert "* **conv-k1 wrecks the model: " in section
