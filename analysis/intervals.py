@@ -16,7 +16,7 @@ from scipy import stats
 
 from .report import fmt
 
-__all__ = ["Interval", "interval", "compare"]
+__all__ = ["Interval", "interval", "compare", "is_number"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ NONE = Interval(float("nan"), float("nan"), float("nan"), 0)
 
 def interval(values: Iterable, level: float = 0.95) -> Interval:
     """The mean of the finite numbers in ``values`` and its t-interval (``n`` of them)."""
-    v = np.array([float(x) for x in values if _number(x)], float)
+    v = np.array([float(x) for x in values if is_number(x)], float)
     v = v[np.isfinite(v)]
     n = len(v)
     if n == 0:
@@ -59,7 +59,8 @@ def interval(values: Iterable, level: float = 0.95) -> Interval:
     return Interval(m, m - half, m + half, n)
 
 
-def _number(x) -> bool:
+def is_number(x) -> bool:
+    """Whether ``float(x)`` works (cells may hold a text such as 'n/a (...)')."""
     try:
         float(x)
     except (TypeError, ValueError):

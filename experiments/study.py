@@ -38,7 +38,9 @@ import torch
 from tqdm import tqdm
 
 from analysis import layouts, metrics
+from analysis.cpu import all_cores
 from analysis.runs import check_run_dir, train_or_reuse
+from analysis.study import TINY, TINY_DISCRIMINATOR
 from analysis.trained import data_sample_std, source_statistics
 from vasis.data import build_dataset
 from vasis.data.scenes import SceneDataset, paint_layout
@@ -74,7 +76,6 @@ class Profile:
     distance: int = 4                         # px: "near a boundary"
     curve_fid: bool = False                   # FID / PRDC at every checkpoint too
     jobs: int = 1                             # training runs at once (train_runs)
-    note: str = ""
 
     def with_(self, **changes) -> "Profile":
         """A copy with ``changes``: the profile's own fields (``name`` included: the scale's
@@ -88,8 +89,7 @@ class Profile:
 PROFILES = {
     # tests and `--profile quick`: tiny widths, 2 iterations, 2 seeds
     "quick": Profile("quick", Scale(name="study-quick", size=(64, 64),
-                                    generator={"ngf": 4, "hidden": 8},
-                                    discriminator={"ndf": 4, "channels_d": 2, "num_d": 1},
+                                    generator=dict(TINY), discriminator=dict(TINY_DISCRIMINATOR),
                                     iters=2, ckpt_every=1, keep=3, batch_size=2, n_train=8,
                                     eval_images=8, samples=2, seg_steps=20, seg_images=16),
                      seeds=(0, 1), models=("spade", "va-spade"), table1=("spade",)),
@@ -326,6 +326,16 @@ def train_runs(prof: Profile, ctxs: list[Context], jobs: int = 1, progress: bool
                    unit="run", disable=not progress)
         for fut in bar:
             done(*work[fut], fut.result())
+
+
+def run_profile(prof: Profile, ctxs: list[Context], jobs: int | None = None,
+                progress: bool = True, log=print) -> None:
+    """Train every run of ``prof`` (:func:`train_runs`, ``jobs`` default: the profile's), then
+    fill every seed's cells (:func:`run_seed`); trained networks run on every core."""
+    with all_cores():
+        train_runs(prof, ctxs, jobs or prof.jobs, progress=progress, log=log)
+        for ctx in ctxs:
+            run_seed(ctx, prof, progress)
 
 
 def contexts(prof: Profile, out, **kw) -> list[Context]:

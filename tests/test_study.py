@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from helpers import file_times
+
 from analysis.intervals import compare, interval
 from experiments.study import PROFILES
 from experiments.study_report import Results, findings, verdicts
@@ -109,11 +111,6 @@ def test_one_seed_is_marked_and_uses_the_means():
 
 
 # ----------------------------------------------------------------------------- end to end
-def _tree(root):
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))
-            if p.is_file()}
-
-
 def test_quick_study_runs_and_resumes(tmp_path, capsys):
     out = tmp_path / "study"
     argv = ["study", "--profile", "quick", "--out", str(out), "--no-table1", "--no-progress",
@@ -144,8 +141,8 @@ def test_quick_study_runs_and_resumes(tmp_path, capsys):
     assert (sample == 0).all()
 
     # a rerun trains nothing and computes no cell: runs and results files stay as they were
-    kept = {k: v for k, v in _tree(out).items() if "runs/" in k or k.endswith("results.json")}
+    kept = {k: v for k, v in file_times(out).items() if "runs/" in k or k.endswith("results.json")}
     assert main(argv) == 0
-    now = _tree(out)
+    now = file_times(out)
     assert {k: now[k] for k in kept} == kept
     assert json.loads((out / "seed0" / "results.json").read_text())["cells"]
