@@ -119,8 +119,10 @@ class Evaluation:
     """What every measurement of one seed shares: the validation maps, their real images,
     the data's own statistics and segmenter score (computed once)."""
 
-    def __init__(self, ctx: Context, prof: Profile):
+    def __init__(self, ctx: Context, prof: Profile, shared: dict | None = None):
         self.ctx, self.prof = ctx, prof
+        # the data's seed-free numbers, kept across the seeds' Evaluations (see data())
+        self.shared = {} if shared is None else shared
         self.size = ctx.train_size()
         self.labels, self.instance = ctx.eval_data(self.size)
         self.real = ctx.real_images(self.size)
@@ -140,22 +142,32 @@ class Evaluation:
         """The data's row: statistics of the real images (for the scenes also the design's
         std across photos of the same layout) and the segmenter on the real images."""
         if self._data is None:
-            real01 = (self.real.double().numpy()[None] + 1) / 2
-            sample_map = None
-            if self.ctx.dataset == "scenes" and self.ctx.dataroot is None:
-                ds = SceneDataset(len(self.labels), size=self.size, seed=0, split="val")
-                sample_map = np.stack([data_sample_std(ds.scene(i)) for i in range(len(ds))])
-            st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
-            out = flat_statistics(st, self.space.classes)
-            out.update(self._segmentation(self.real))
-            out["ICV-one"] = icv(self.real, self.labels)["ICV-one"]
-            out.update(self._floor())
+            key = (self.ctx.dataset, self.ctx.dataroot, self.size, len(self.labels),
+                   self.prof.distance)
+            if key not in self.shared:
+                self.shared[key] = self._seed_free()
+            out = dict(self.shared[key])
             if self.series is not None and self.ctx.dataset == "scenes":
                 rng = np.random.default_rng(self.ctx.seed)
                 painted = np.stack([paint_layout(m, rng) for m in self.series.numpy()])
                 out.update(self.repetition(painted.transpose(0, 3, 1, 2)))
             self._data = out
         return self._data
+
+    def _seed_free(self) -> dict:
+        """Everything of the data's row but the painted repetition reference (which draws
+        with the seed): the same for every seed, so a study computes it once."""
+        real01 = (self.real.double().numpy()[None] + 1) / 2
+        sample_map = None
+        if self.ctx.dataset == "scenes" and self.ctx.dataroot is None:
+            ds = SceneDataset(len(self.labels), size=self.size, seed=0, split="val")
+            sample_map = np.stack([data_sample_std(ds.scene(i)) for i in range(len(ds))])
+        st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
+        out = flat_statistics(st, self.space.classes)
+        out.update(self._segmentation(self.real))
+        out["ICV-one"] = icv(self.real, self.labels)["ICV-one"]
+        out.update(self._floor())
+        return out
 
     def _floor(self) -> dict:
         """FID-v and PRDC of as many *other* real validation images (the next ones): what the
@@ -244,10 +256,12 @@ def trained_rows(prof: Profile) -> list[tuple[str, str, dict]]:
     return rows
 
 
-def run_seed(ctx: Context, prof: Profile, progress: bool = True) -> None:
+def run_seed(ctx: Context, prof: Profile, progress: bool = True,
+             shared: dict | None = None) -> None:
     """Train (or reuse) every row of one seed and fill its cells: each checkpoint of the
-    models (learning curves), the final step of the retrained rows and the surgery rows."""
-    ev = Evaluation(ctx, prof)
+    models (learning curves), the final step of the retrained rows and the surgery rows.
+    ``shared``: one dict for all seeds of a study (the data's seed-free numbers)."""
+    ev = Evaluation(ctx, prof, shared)
     ctx.store.compute(NAME, "data", "real", None, ev.data)
     rows = trained_rows(prof)
     bar = tqdm(rows, desc=f"seed {ctx.seed}", unit="run", disable=not progress, leave=False)
@@ -334,8 +348,9 @@ def run_profile(prof: Profile, ctxs: list[Context], jobs: int | None = None,
     fill every seed's cells (:func:`run_seed`); trained networks run on every core."""
     with all_cores():
         train_runs(prof, ctxs, jobs or prof.jobs, progress=progress, log=log)
+        shared: dict = {}
         for ctx in ctxs:
-            run_seed(ctx, prof, progress)
+            run_seed(ctx, prof, progress, shared)
 
 
 def contexts(prof: Profile, out, **kw) -> list[Context]:

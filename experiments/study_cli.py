@@ -25,7 +25,7 @@ def register(subparsers) -> None:
         "study", help="the trained study: the paper's claims on trained models, with seeds",
         description=__doc__)
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES),
-                   help="budget: cpu (the CPU study, about an hour on 2 cores), gpu (longer, "
+                   help="budget: cpu (the CPU study, about 30 minutes on 2 idle cores), gpu (longer, "
                         "paper widths; use with --dataset/--dataroot), quick (a smoke test)")
     p.add_argument("--out", default=str(REPO / "outputs" / "study"),
                    help="output folder (default: outputs/study of the repository)")

@@ -47,7 +47,8 @@ class Results:
 
     def get(self, model: str, setting: str, metric: str, step=None) -> Interval:
         """The interval over seeds of one cell. The data's cells are the same in every seed
-        (the same maps and images): one value, no interval."""
+        (the same maps and images) but the painted repetition reference, which draws with the
+        seed: the first seed's value, no interval."""
         if model == "data":
             for (m, _, _, met), vals in self._groups.items():
                 if m == "data" and met == metric:

@@ -13,6 +13,7 @@ from scipy import stats
 from helpers import file_times
 
 from analysis.intervals import compare, interval
+from experiments import study
 from experiments.study import PROFILES
 from experiments.study_report import Results, findings, verdicts
 from vasis_suite.cli import main
@@ -111,11 +112,16 @@ def test_one_seed_is_marked_and_uses_the_means():
 
 
 # ----------------------------------------------------------------------------- end to end
-def test_quick_study_runs_and_resumes(tmp_path, capsys):
+def test_quick_study_runs_and_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "study"
     argv = ["study", "--profile", "quick", "--out", str(out), "--no-table1", "--no-progress",
             "--quiet"]
+    seed_free = []
+    own = study.Evaluation._seed_free
+    monkeypatch.setattr(study.Evaluation, "_seed_free",
+                        lambda self: seed_free.append(self.ctx.seed) or own(self))
     assert main(argv) == 0
+    assert seed_free == [0]           # the data's seed-free numbers: once for both seeds
     for name in ("study.md", "study_cells.csv", "study_summary.csv", "study_verdicts.csv",
                  "study_curves.png", "study_profile.png", "study_samples.png",
                  "study_repetition.png"):
@@ -139,6 +145,8 @@ def test_quick_study_runs_and_resumes(tmp_path, capsys):
     # SPADE has no noise input: one layout gives one image
     sample = final[final.metric == "sample_std"].value.astype(float)
     assert (sample == 0).all()
+    data = cells[(cells.model == "data") & cells.metric.isin(["mIoU", "FID-v", "intra_std"])]
+    assert sorted(set(data.seed)) == [0, 1] and (data.groupby("metric").value.nunique() == 1).all()
 
     # a rerun trains nothing and computes no cell: runs and results files stay as they were
     kept = {k: v for k, v in file_times(out).items() if "runs/" in k or k.endswith("results.json")}
