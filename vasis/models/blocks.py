@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import conv2d
+from .layers import conv2d, conv_forward
 from .norms import ConditionalNorm, class_ids
 
 
@@ -47,7 +47,7 @@ class ConditionalResBlock(nn.Module):
         return self.activ(x) if self.activ is not None else F.leaky_relu(x, 2e-1)
 
     def _conv(self, conv, x):
-        x = conv(x)
+        x = conv_forward(conv, x)
         if not self.pad_after_conv:
             return x
         # The valid conv lost kernel // 2 pixels per side (none for a 1x1 conv, so the
@@ -66,7 +66,7 @@ class ConditionalResBlock(nn.Module):
         if relative is not None and relative.shape[2:] != x.shape[2:]:
             relative = F.interpolate(relative, size=x.shape[2:], mode="nearest")
         if self.learned_shortcut:
-            x_s = self.conv_s(self.norm_s(x, seg, relative, classes))
+            x_s = conv_forward(self.conv_s, self.norm_s(x, seg, relative, classes))
         else:
             x_s = x
         dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative, classes)))

@@ -1,8 +1,11 @@
 """Small building blocks shared by every network: padded convs and parameter-free norms."""
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.utils import spectral_norm as _spectral_norm
+from torch.nn.utils.spectral_norm import SpectralNorm
 from ..errors import UserError
 
 PADDINGS = ("zero", "reflect")
@@ -24,6 +27,65 @@ def conv2d(in_ch: int, out_ch: int, kernel_size: int, *, padding: str = "zero",
     conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2,
                      bias=bias, padding_mode="reflect" if padding == "reflect" else "zeros")
     return _spectral_norm(conv) if spectral else conv
+
+
+def _spectral_hook(conv: nn.Module) -> SpectralNorm | None:
+    """torch's spectral-norm pre-hook of a plain conv when it is the conv's only hook (other
+    hooks, e.g. complexity counters or probes, see the module call, so those convs run as
+    modules)."""
+    if type(conv) is not nn.Conv2d or conv._forward_hooks or len(conv._forward_pre_hooks) != 1:
+        return None
+    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        return None
+    hook = next(iter(conv._forward_pre_hooks.values()))
+    if isinstance(hook, SpectralNorm) and hook.name == "weight" and hook.dim == 0:
+        return hook
+    return None
+
+
+def _sigma(conv: nn.Conv2d, hook: SpectralNorm) -> torch.Tensor:
+    """sigma = u^T W v after the power iteration, exactly as ``SpectralNorm.compute_weight``
+    (the same in-place updates of the ``weight_u`` / ``weight_v`` buffers in train mode)."""
+    u, v = conv.weight_u, conv.weight_v
+    w_mat = hook.reshape_weight_to_matrix(conv.weight_orig)
+    if conv.training:
+        with torch.no_grad():
+            for _ in range(hook.n_power_iterations):
+                v = F.normalize(torch.mv(w_mat.t(), u), dim=0, eps=hook.eps, out=v)
+                u = F.normalize(torch.mv(w_mat, v), dim=0, eps=hook.eps, out=u)
+            if hook.n_power_iterations > 0:
+                u = u.clone(memory_format=torch.contiguous_format)
+                v = v.clone(memory_format=torch.contiguous_format)
+    return torch.dot(u, torch.mv(w_mat, v))
+
+
+def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)``; a spectral-norm'd conv whose weight has more elements than its output,
+    when gradients are on, computes ``conv(x, W) / sigma + b`` instead of ``conv(x, W / sigma)
+    + b``.
+
+    The same maths (a conv is linear in its weight). torch's hook divides the whole weight by
+    sigma in every forward and differentiates that division in the backward (a few passes over
+    the weight: grad / sigma, grad * W, their sum); for the wide low-resolution blocks (SPADE's
+    16 ngf convs hold 9 * (16 ngf)^2 weights against outputs of a few hundred pixels) those
+    passes cost as much as the conv. Dividing the output instead touches only the output. The
+    result differs from the hook's at float rounding (tests/test_models.py). Without gradients
+    (generation, evaluation) the module call runs, so those outputs stay bit-identical to the
+    official code's."""
+    hook = _spectral_hook(conv) if torch.is_grad_enabled() else None
+    if hook is None or torch.is_autocast_enabled(x.device.type):
+        return conv(x)
+    w = conv.weight_orig
+    out_numel = x.shape[0] * w.shape[0] * x.shape[2] * x.shape[3] // (conv.stride[0] * conv.stride[1])
+    if w.numel() <= out_numel:
+        return conv(x)
+    sigma = _sigma(conv, hook)
+    padding = conv.padding
+    if conv.padding_mode != "zeros":
+        x = F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
+        padding = (0, 0)
+    out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups) / sigma
+    return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)
 
 
 class SynchronizedBatchNorm2d(nn.BatchNorm2d):
