@@ -9,8 +9,10 @@ code's order around ``tests/official_reference.py``'s functional official genera
 state dict: the same initial weights (the suite's generator is ``vasis.load_official`` of it),
 the same loss functions (``vasis.losses``), plain ``torch.optim.Adam`` (the official optimiser,
 default for-loop implementation) and the official input encoding per step. The discriminator is
-the suite's module on both sides (two copies with the same initial weights): no functional
-reference D is written, so D work is the same on both sides and the ratio is diluted by it.
+the suite's module on both sides (two copies with the same initial weights; its layers are the
+official ones): the reference's runs inside ``vasis.models.layers.spectral_norm_on_weight``,
+so its spectral-norm convs divide their weights by sigma as torch's hook (and the official
+code) does, while the suite's divide wide convs' outputs (``conv_forward``).
 Timing alternates suite and reference, median of ``--repeats``. Peak memory: the peak of the
 tensor memory one iteration allocates beyond what was held before it, in MiB, from
 torch.profiler's memory records (see :func:`peak_rise_mib`; separate, untimed iterations).
@@ -32,7 +34,7 @@ it/s and peak allocated memory (``torch.cuda.max_memory_allocated``) as a table 
 stays within 5 minutes; skipped cases are listed.
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_train_step.py [--setting issue] [--ngf 16]
-[--repeats 3] [--models spade clade]`` or ``... --device cuda --json bench_cuda.json``.
+[--repeats 3] [--models spade clade] [--sn-on-weight]`` or ``... --device cuda --json bench_cuda.json``.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ from official_reference import label_maps, official_options  # noqa: E402
 from vasis.losses import (loss_config, oasis_discriminator_losses,  # noqa: E402
                           oasis_dontcare_channel, oasis_generator_losses,
                           spade_discriminator_losses, spade_generator_losses)
+from vasis.models.layers import spectral_norm_on_weight  # noqa: E402
 from vasis.presets import build_discriminator, build_generator  # noqa: E402
 from vasis.train.distributed import DistEnv  # noqa: E402
 from vasis.train.ema import new_ema, update_ema  # noqa: E402
@@ -216,6 +219,11 @@ class Case:
         self.step += 1
         return iteration(self.ctx, self.batch, self.step)
 
+    def suite_step_sn_on_weight(self):
+        """The suite's step with torch's spectral-norm hook on every conv (weight / sigma)."""
+        with spectral_norm_on_weight():
+            return self.suite_step()
+
     def _ref_input(self):
         b = self.batch
         if self.oasis:
@@ -228,7 +236,12 @@ class Case:
 
     def ref_step(self):
         """The official order: G step (fake, D on fake/real, G losses, update), then the D step
-        on a fake regenerated without a graph; OASIS then updates its EMA key by key."""
+        on a fake regenerated without a graph; OASIS then updates its EMA key by key. The D
+        runs torch's spectral-norm hook (weight / sigma), as the official code."""
+        with spectral_norm_on_weight():
+            self._ref_step()
+
+    def _ref_step(self):
         seg = self._ref_input()
         real = self.batch["image"]
         n = real.shape[0]
@@ -311,13 +324,18 @@ def run_cpu(args) -> int:
     if args.fast:
         print(f"suite with the opt-in {', '.join(args.fast)} (not the reference's fp32 maths)")
     head = f"{'model':<10}{'suite':>9}{'ref':>9}{'ratio':>7}{'peak':>7}{'ref pk':>7}"
+    if args.sn_on_weight:
+        head += f"{'sn-on-w':>9}{'gain':>7}"
     if args.setting == "scenes":
         head += f"{'G fwd':>8}{'ref fwd':>8}{'ratio':>7}"
     print(head)
     rows = []
     for m in models:
         case = Case(m, args.setting, args.ngf, {k: True for k in args.fast})
-        t = alternate({"suite": case.suite_step, "ref": case.ref_step}, args.repeats, args.clock)
+        sides = {"suite": case.suite_step, "ref": case.ref_step}
+        if args.sn_on_weight:
+            sides["sn_w"] = case.suite_step_sn_on_weight
+        t = alternate(sides, args.repeats, args.clock)
         mem_s = peak_rise_mib(case.suite_step)
         mem_r = peak_rise_mib(case.ref_step)
         row = dict(model=m, size=[case.h, case.w], suite_ms=t["suite"] * 1e3, ref_ms=t["ref"] * 1e3,
@@ -326,6 +344,9 @@ def run_cpu(args) -> int:
             m = f"{m}@{case.h}x{case.w}"
         line = (f"{m:<10}{row['suite_ms']:>9.1f}{row['ref_ms']:>9.1f}{row['ratio']:>7.2f}"
                 f"{_fmt_mem(mem_s):>7}{_fmt_mem(mem_r):>7}")
+        if args.sn_on_weight:
+            row.update(sn_on_weight_ms=t["sn_w"] * 1e3, sn_gain=t["sn_w"] / t["suite"])
+            line += f"{row['sn_on_weight_ms']:>9.1f}{row['sn_gain']:>7.2f}"
         if args.setting == "scenes":
             ours, ref = case.forward_fns()
             f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock)
@@ -448,6 +469,9 @@ def main(argv=None) -> int:
                         "--threads 1)")
     p.add_argument("--fast", nargs="+", default=[], choices=("amp", "channels_last", "compile"),
                    help="CPU: run the suite side with these opt-in fast paths")
+    p.add_argument("--sn-on-weight", action="store_true",
+                   help="CPU: also time the suite with torch's spectral-norm hook on every conv "
+                        "(weight / sigma, as the official code); gain = that time / the suite's")
     p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     p.add_argument("--warmup", type=int, default=3, help="CUDA: untimed iterations per case")
     p.add_argument("--iters", type=int, default=5, help="CUDA: timed iterations per case")

@@ -1,5 +1,7 @@
 """The model core's Must-hold list: every preset x variant runs; the padding/noise/position
 claims of the paper hold block by block; bad input fails clearly."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,8 +9,9 @@ import torch.nn.functional as F
 import vasis
 from analysis.study import TINY
 from vasis.inputs import encode_labels
-from vasis.models.layers import conv2d, conv_forward
+from vasis.models.layers import conv2d, conv_forward, spectral_norm_on_weight
 from vasis.models.norms import _gamma_beta
+from vasis.presets import build_discriminator
 
 MODELS = list(vasis.MODELS)
 SPADE_FAMILY = ["spade", "clade", "clade-icpe", "va-spade", "va-clade"]
@@ -352,3 +355,34 @@ def test_spectral_conv_runs_the_module_where_the_hook_path_must_stay():
     h.remove()
     plain = conv2d(16, 32, 3)
     assert torch.equal(conv_forward(plain, x), plain(x))
+    xg = x.clone().requires_grad_(True)
+    with spectral_norm_on_weight():                        # the official operations, on request
+        assert torch.equal(conv_forward(conv, xg), twin(xg))
+    assert not torch.equal(conv_forward(conv, xg), twin(xg))   # and the output path again
+
+
+@pytest.mark.parametrize("model", ["spade", "oasis"])
+def test_discriminators_divide_wide_spectral_convs_outputs(model):
+    """Both discriminators run their convs through conv_forward: outputs, gradients and the
+    spectral-norm buffers equal those of torch's hook on every conv (the official operations,
+    spectral_norm_on_weight) to float rounding, and the output path really ran."""
+    torch.manual_seed(0)
+    d = build_discriminator(model, "scenes", ndf=8, channels_d=4, height=64, width=64).train()
+    twin = copy.deepcopy(d)
+    nc = 3 if model == "oasis" else d.input_nc
+    x = torch.randn(2, nc, 64, 64)
+
+    def run(net):
+        out = net(x)
+        flat = out if torch.is_tensor(out) else torch.cat([f.flatten() for s in out for f in s])
+        grads = torch.autograd.grad(flat.square().sum(), [p for p in net.parameters()])
+        return flat, grads
+
+    mine, g_mine = run(d)
+    with spectral_norm_on_weight():
+        theirs, g_theirs = run(twin)
+    assert torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5) and not torch.equal(mine, theirs)
+    for a, b in zip(g_mine, g_theirs):
+        assert (a - b).abs().max() <= 1e-3 * b.abs().max() + 1e-7
+    for (k, a), (_, b) in zip(d.state_dict().items(), twin.state_dict().items()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), k

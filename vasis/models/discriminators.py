@@ -13,6 +13,7 @@ from torch.nn.utils import spectral_norm
 
 from ..config import DiscriminatorConfig
 from ..labels import label_space
+from .layers import conv_forward, run_sequential
 
 
 def _maybe_sn(layer: nn.Module, spectral: bool) -> nn.Module:
@@ -42,7 +43,7 @@ class NLayerDiscriminator(nn.Module):
     def forward(self, x):
         features = []
         for submodel in self.children():
-            x = submodel(x)
+            x = run_sequential(submodel, x)
             features.append(x)
         return features
 
@@ -106,17 +107,17 @@ class ResBlockD(nn.Module):
         if self.first:
             if self.up_or_down < 0:
                 x = self.sampling(x)
-            return self.conv_s(x) if self.learned_shortcut else x
+            return conv_forward(self.conv_s, x) if self.learned_shortcut else x
         if self.up_or_down > 0:
             x = self.sampling(x)
         if self.learned_shortcut:
-            x = self.conv_s(x)
+            x = conv_forward(self.conv_s, x)
         if self.up_or_down < 0:
             x = self.sampling(x)
         return x
 
     def forward(self, x):
-        dx = self.conv2(self.conv1(x))
+        dx = run_sequential(self.conv2, run_sequential(self.conv1, x))
         if self.up_or_down < 0:
             dx = self.sampling(dx)
         return self.shortcut(x) + dx

@@ -1,6 +1,8 @@
 """Small building blocks shared by every network: padded convs and parameter-free norms."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,6 +29,21 @@ def conv2d(in_ch: int, out_ch: int, kernel_size: int, *, padding: str = "zero",
     conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2,
                      bias=bias, padding_mode="reflect" if padding == "reflect" else "zeros")
     return _spectral_norm(conv) if spectral else conv
+
+
+_SIGMA_ON_OUTPUT = [True]
+
+
+@contextlib.contextmanager
+def spectral_norm_on_weight():
+    """Inside, :func:`conv_forward` always runs the module call (torch's hook divides the
+    weight by sigma, as the official code does): what ``benchmarks/bench_train_step.py
+    --sn-on-weight`` measures the output-side division against."""
+    _SIGMA_ON_OUTPUT.append(False)
+    try:
+        yield
+    finally:
+        _SIGMA_ON_OUTPUT.pop()
 
 
 def _spectral_hook(conv: nn.Module) -> SpectralNorm | None:
@@ -72,7 +89,7 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     result differs from the hook's at float rounding (tests/test_models.py). Without gradients
     (generation, evaluation) the module call runs, so those outputs stay bit-identical to the
     official code's."""
-    hook = _spectral_hook(conv) if torch.is_grad_enabled() else None
+    hook = _spectral_hook(conv) if torch.is_grad_enabled() and _SIGMA_ON_OUTPUT[-1] else None
     if hook is None or torch.is_autocast_enabled(x.device.type):
         return conv(x)
     w = conv.weight_orig
@@ -86,6 +103,22 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
         padding = (0, 0)
     out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups) / sigma
     return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)
+
+
+def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``seq(x)`` with its convs through :func:`conv_forward` (the discriminators keep the
+    official ``nn.Sequential`` layout, so their state dicts stay the official ones). A
+    Sequential with hooks of its own runs as a module."""
+    if seq._forward_hooks or seq._forward_pre_hooks:
+        return seq(x)
+    for layer in seq:
+        if type(layer) is nn.Sequential:
+            x = run_sequential(layer, x)
+        elif type(layer) is nn.Conv2d:
+            x = conv_forward(layer, x)
+        else:
+            x = layer(x)
+    return x
 
 
 class SynchronizedBatchNorm2d(nn.BatchNorm2d):
