@@ -91,11 +91,13 @@ def _class_colours(img: np.ndarray, lab: np.ndarray, nc: int) -> np.ndarray:
 
 
 def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
-                      sample_map: np.ndarray | None = None) -> dict:
+                      sample_map: np.ndarray | None = None, num_classes: int | None = None) -> dict:
     """Statistics of one source. ``images``: (S, n, 3, H, W) in [0, 1] (S samples of n maps);
-    ``labels``: (n, H, W); ``sample_map``: (n, H, W) per-pixel sample std (else from ``images``,
-    which then needs S >= 2). Returns per-class arrays and per-image arrays."""
-    nc = len(label_space("scenes").classes)
+    ``labels``: (n, H, W) with ids below ``num_classes`` (default: the scenes' classes; other
+    ids, e.g. 255 = don't care, belong to no class); ``sample_map``: (n, H, W) per-pixel sample
+    std (else from ``images``, which then needs S >= 2). Returns per-class arrays and
+    per-image arrays."""
+    nc = num_classes if num_classes is not None else len(label_space("scenes").classes)
     S, n = images.shape[:2]
     flat_imgs = images.reshape(S * n, *images.shape[2:])
     flat_labs = np.concatenate([labels] * S)

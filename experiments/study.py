@@ -162,7 +162,8 @@ class Evaluation:
         if self.ctx.dataset == "scenes" and self.ctx.dataroot is None:
             ds = SceneDataset(len(self.labels), size=self.size, seed=0, split="val")
             sample_map = np.stack([data_sample_std(ds.scene(i)) for i in range(len(ds))])
-        st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map)
+        st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map,
+                               num_classes=self.space.label_nc)
         out = flat_statistics(st, self.space.classes)
         out.update(self._segmentation(self.real))
         out["ICV-one"] = icv(self.real, self.labels)["ICV-one"]
@@ -200,7 +201,8 @@ class Evaluation:
         out = dict(ctx.quality(gen, quality))
         batches = EncodedBatches(gen, self.labels, self.instance, 8, ctx.device)
         imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).double().cpu()
-        st = source_statistics(((imgs + 1) / 2).numpy(), self.labels.numpy(), self.prof.distance)
+        st = source_statistics(((imgs + 1) / 2).numpy(), self.labels.numpy(), self.prof.distance,
+                               num_classes=self.space.label_nc)
         out.update(flat_statistics(st, self.space.classes))
         if self.series is not None:
             out.update(self.repetition((ctx.generate(gen, self.series, seed=ctx.seed).double()
@@ -224,16 +226,20 @@ class Evaluation:
 
 def flat_statistics(st: dict, classes) -> dict:
     """:func:`source_statistics` as flat cells: class means and one cell per class / distance.
-    Classes below the pixel threshold in every image are NaN and left out of the means."""
+    A class named ``unlabeled`` (the scenes', Cityscapes' and ADE20K's id 0; COCO-Stuff's 0 is
+    a class) is left out; so are classes below the pixel threshold in every map, from the means
+    and the per-class cells (a COCO-Stuff map shows a few of its 182 classes)."""
+    labelled = np.array([name != "unlabeled" for name in classes])
+
     def mean(a):
-        a = np.asarray(a, float)[1:]          # class 0 is unlabeled
+        a = np.asarray(a, float)[labelled]
         return float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
 
     out = {"intra_std": mean(st["intra"]), "sample_std": mean(st["sample"]),
            "near_fraction": mean(st["near"]), "area_fraction": mean(st["area"]),
            "inter_std": float(st["inter"])}
     out["near_excess"] = out["near_fraction"] - out["area_fraction"]
-    for c in range(1, len(classes)):
+    for c in np.flatnonzero(labelled & np.isfinite(np.asarray(st["area"], float))):
         out[f"intra_std:{classes[c]}"] = float(st["intra"][c])
         out[f"sample_std:{classes[c]}"] = float(st["sample"][c])
     for k, d in enumerate(st["d"]):

@@ -13,6 +13,7 @@ from scipy import stats
 from helpers import file_times
 
 from analysis.intervals import compare, interval
+from analysis.study import TINY, TINY_DISCRIMINATOR
 from experiments import study
 from experiments.study import PROFILES
 from experiments.study_report import Results, findings, verdicts
@@ -154,3 +155,38 @@ def test_quick_study_runs_and_resumes(tmp_path, capsys, monkeypatch):
     now = file_times(out)
     assert {k: now[k] for k in kept} == kept
     assert json.loads((out / "seed0" / "results.json").read_text())["cells"]
+
+
+def test_study_runs_on_a_real_dataset(coco_sample, tmp_path):
+    """The real-dataset path (--dataset/--dataroot, as the gpu profile runs Cityscapes): the
+    label space's classes, COCO-Stuff's class 0 a class and not 'unlabeled', per-class cells
+    only for the classes the maps show, and no segmenter given -> mIoU n/a, not a crash."""
+    out = tmp_path / "study"
+    argv = ["study", "--profile", "quick", "--dataset", "coco-stuff", "--dataroot",
+            str(coco_sample), "--seeds", "0", "--models", "spade", "--no-table1", "--out",
+            str(out), "--no-progress", "--quiet"]
+    assert main(argv) == 0
+    cells = pd.read_csv(out / "study_cells.csv")
+    data = cells[cells.model == "data"].set_index("metric").value
+    assert 0 < float(data["intra_std"]) < 1 and 0 < float(data["near_fraction"]) <= 1
+    per_class = [m.split(":", 1)[1] for m in data.index if m.startswith("intra_std:")]
+    assert 0 < len(per_class) < 182 and "unlabeled" not in per_class
+    assert all(math.isfinite(float(data[f"intra_std:{c}"])) for c in per_class)
+    assert str(data["mIoU"]).startswith("n/a (no segmenter for coco-stuff")
+    assert "reproduces the classes: missing" in (out / "study.md").read_text()
+
+
+def test_gpu_profile_trains_and_measures_oasis(tmp_path):
+    """The gpu profile's OASIS rows run through the same study code (here at tiny widths,
+    64x64, 2 iterations, one seed): OASIS's 3D noise makes its samples of one layout differ."""
+    prof = PROFILES["gpu"].with_(
+        iters=2, ckpt_every=1, keep=3, size=(64, 64), generator=dict(TINY),
+        discriminator=dict(TINY_DISCRIMINATOR), n_train=8, batch_size=2, eval_images=4,
+        samples=2, seg_steps=5, seg_images=8, seeds=(0,), models=("oasis",), table1=(), jobs=1)
+    assert "oasis" in PROFILES["gpu"].models and "va-oasis" in PROFILES["gpu"].models
+    ctxs = study.contexts(prof, tmp_path, log=lambda *a: None)
+    study.run_profile(prof, ctxs, progress=False, log=lambda *a: None)
+    cells = study.cells(ctxs)
+    final = cells[(cells.model == "oasis") & (cells.step == 2)].set_index("metric").value
+    assert float(final["sample_std"]) > 0 and math.isfinite(float(final["FID-v"]))
+    assert set(cells[cells.model == "oasis"].step) == {1.0, 2.0}
