@@ -93,6 +93,7 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if hook is None or torch.is_autocast_enabled(x.device.type):
         return conv(x)
     w = conv.weight_orig
+    # the output's size up to the few pixels a valid conv loses: only which side is cheaper
     out_numel = x.shape[0] * w.shape[0] * x.shape[2] * x.shape[3] // (conv.stride[0] * conv.stride[1])
     if w.numel() <= out_numel:
         return conv(x)
