@@ -162,13 +162,17 @@ class Evaluation:
         if self.ctx.dataset == "scenes" and self.ctx.dataroot is None:
             ds = SceneDataset(len(self.labels), size=self.size, seed=0, split="val")
             sample_map = np.stack([data_sample_std(ds.scene(i)) for i in range(len(ds))])
-        st = source_statistics(real01, self.labels.numpy(), self.prof.distance, sample_map,
-                               num_classes=self.space.label_nc)
-        out = flat_statistics(st, self.space.classes)
+        out = self._statistics(real01, sample_map)
         out.update(self._segmentation(self.real))
         out["ICV-one"] = icv(self.real, self.labels)["ICV-one"]
         out.update(self._floor())
         return out
+
+    def _statistics(self, images01: np.ndarray, sample_map=None) -> dict:
+        """:func:`flat_statistics` of images (S, n, 3, H, W) in [0, 1] of the evaluation maps."""
+        st = source_statistics(images01, self.labels.numpy(), self.prof.distance, sample_map,
+                               num_classes=self.space.label_nc)
+        return flat_statistics(st, self.space.classes)
 
     def _floor(self) -> dict:
         """FID-v and PRDC of as many *other* real validation images (the next ones): what the
@@ -201,9 +205,7 @@ class Evaluation:
         out = dict(ctx.quality(gen, quality))
         batches = EncodedBatches(gen, self.labels, self.instance, 8, ctx.device)
         imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).double().cpu()
-        st = source_statistics(((imgs + 1) / 2).numpy(), self.labels.numpy(), self.prof.distance,
-                               num_classes=self.space.label_nc)
-        out.update(flat_statistics(st, self.space.classes))
+        out.update(self._statistics(((imgs + 1) / 2).numpy()))
         if self.series is not None:
             out.update(self.repetition((ctx.generate(gen, self.series, seed=ctx.seed).double()
                                         .numpy() + 1) / 2))

@@ -46,13 +46,28 @@ def spectral_norm_on_weight():
         _SIGMA_ON_OUTPUT.pop()
 
 
+def has_foreign_hooks(module: nn.Module, own_pre_hooks: int = 0) -> bool:
+    """Whether a forward hook sees ``module`` besides its own ``own_pre_hooks`` pre-hooks
+    (spectral norm's): a module-level or global hook (complexity counters such as ptflops,
+    the probes' recorders) must see the module call, so such modules are called, not
+    bypassed by a faster functional path."""
+    if module._forward_hooks or len(module._forward_pre_hooks) != own_pre_hooks:
+        return True
+    return bool(nn.modules.module._global_forward_hooks
+                or nn.modules.module._global_forward_pre_hooks)
+
+
+def padded_input(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+    """(input, padding) for ``F.conv2d`` with ``conv``'s geometry: a non-zero padding mode
+    pads the input as the module does and leaves the conv unpadded."""
+    if conv.padding_mode == "zeros":
+        return x, conv.padding
+    return F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode), (0, 0)
+
+
 def _spectral_hook(conv: nn.Module) -> SpectralNorm | None:
-    """torch's spectral-norm pre-hook of a plain conv when it is the conv's only hook (other
-    hooks, e.g. complexity counters or probes, see the module call, so those convs run as
-    modules)."""
-    if type(conv) is not nn.Conv2d or conv._forward_hooks or len(conv._forward_pre_hooks) != 1:
-        return None
-    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+    """torch's spectral-norm pre-hook of a plain conv when it is the conv's only hook."""
+    if type(conv) is not nn.Conv2d or has_foreign_hooks(conv, own_pre_hooks=1):
         return None
     hook = next(iter(conv._forward_pre_hooks.values()))
     if isinstance(hook, SpectralNorm) and hook.name == "weight" and hook.dim == 0:
@@ -98,10 +113,7 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if w.numel() <= out_numel:
         return conv(x)
     sigma = _sigma(conv, hook)
-    padding = conv.padding
-    if conv.padding_mode != "zeros":
-        x = F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
-        padding = (0, 0)
+    x, padding = padded_input(conv, x)
     out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups) / sigma
     return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)
 
@@ -110,7 +122,7 @@ def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """``seq(x)`` with its convs through :func:`conv_forward` (the discriminators keep the
     official ``nn.Sequential`` layout, so their state dicts stay the official ones). A
     Sequential with hooks of its own runs as a module."""
-    if seq._forward_hooks or seq._forward_pre_hooks:
+    if has_foreign_hooks(seq):
         return seq(x)
     for layer in seq:
         if type(layer) is nn.Sequential:

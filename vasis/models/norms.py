@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import NormConfig
-from .layers import conv2d, param_free_norm
+from .layers import conv2d, has_foreign_hooks, padded_input, param_free_norm
 
 
 def absolute_position_grid(height: int, width: int) -> torch.Tensor:
@@ -51,9 +51,7 @@ def _fusable(a: nn.Module, b: nn.Module) -> bool:
     ptflops count convs through their forward hooks, so hooked convs run as modules)."""
     if type(a) is not nn.Conv2d or type(b) is not nn.Conv2d:
         return False
-    if a._forward_hooks or b._forward_hooks or a._forward_pre_hooks or b._forward_pre_hooks:
-        return False
-    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+    if has_foreign_hooks(a) or has_foreign_hooks(b):
         return False
     same = ("in_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode")
     return all(getattr(a, k) == getattr(b, k) for k in same) and \
@@ -101,10 +99,7 @@ def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
     if not _fusable(conv_g, conv_b) or not actv.is_contiguous() or \
             not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
         return conv_g(actv), conv_b(actv)
-    padding = conv_g.padding
-    if conv_g.padding_mode != "zeros":
-        actv = F.pad(actv, conv_g._reversed_padding_repeated_twice, mode=conv_g.padding_mode)
-        padding = (0, 0)
+    actv, padding = padded_input(conv_g, actv)
     out = _StackedConv.apply(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
                              conv_g.stride, padding, conv_g.dilation, conv_g.groups)
     return out.split([conv_g.out_channels, conv_b.out_channels], 1)
