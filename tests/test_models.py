@@ -386,3 +386,29 @@ def test_discriminators_divide_wide_spectral_convs_outputs(model):
         assert (a - b).abs().max() <= 1e-3 * b.abs().max() + 1e-7
     for (k, a), (_, b) in zip(d.state_dict().items(), twin.state_dict().items()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), k
+
+
+def test_class_map_resized_once_equals_argmax_at_every_resolution():
+    """The generators argmax the label input once and resize the id map per resolution:
+    exactly the ids of the resized one-hot map, at up- and downsampling sizes."""
+    from vasis.models.norms import class_ids, resize_classes
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 9, (2, 13, 17), generator=g)
+    seg = F.one_hot(ids, 9).permute(0, 3, 1, 2).float()
+    for size in [(1, 2), (4, 8), (7, 5), (13, 17), (26, 34)]:
+        want = class_ids(F.interpolate(seg, size=size, mode="nearest"), slice(0, 9))
+        assert torch.equal(resize_classes(ids, size), want)
+
+
+def test_lookup_without_grad_gathers_the_embedding_rows():
+    from vasis.models.norms import lookup
+    g = torch.Generator().manual_seed(1)
+    table = torch.randn(9, 5, generator=g, requires_grad=True)
+    classes = torch.randint(0, 9, (3, 6, 7), generator=g)
+    with_grad = lookup(table, classes)
+    with torch.no_grad():
+        fast = lookup(table, classes)
+    assert with_grad.requires_grad and fast.shape == with_grad.shape == (3, 5, 6, 7)
+    assert torch.equal(fast, with_grad.detach())
+    with torch.no_grad():
+        assert lookup(table, classes[:1]).is_contiguous()

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import conv2d, conv_forward
-from .norms import ConditionalNorm, class_ids
+from .norms import ConditionalNorm, class_ids, resize_classes
 
 
 class ConditionalResBlock(nn.Module):
@@ -57,10 +57,12 @@ class ConditionalResBlock(nn.Module):
 
     def forward(self, x, seg, relative=None, classes=None):
         """``seg`` (and ``relative``) at any size or already at x's (see ConditionalNorm);
-        ``classes``: the class-id map at x's size, shared by the three norms, if known."""
+        ``classes``: the class-id map of ``seg`` (at seg's size), shared by the three norms,
+        if known."""
         if seg.shape[2:] != x.shape[2:]:  # one resize for the block's norms, not one each
             seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
-            classes = None
+            if classes is not None:
+                classes = resize_classes(classes, x.shape[2:])
         if classes is None and self.norm_0.needs_classes:
             classes = class_ids(seg, self.norm_0.semantic)
         if relative is not None and relative.shape[2:] != x.shape[2:]:

@@ -71,6 +71,8 @@ class _Generator(nn.Module):
         return False
 
     def class_map(self, seg: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) class ids of the label input: computed once per forward and resized
+        (nearest) for the norms of every resolution (``norms.resize_classes``)."""
         return seg[:, : self.space.semantic_nc].argmax(1)
 
     def relative_map(self, seg: torch.Tensor) -> torch.Tensor:
@@ -137,11 +139,12 @@ class SPADEGenerator(_Generator):
         seg = self.prepare_input(seg, instance)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
+        classes = self.class_map(seg) if self.head_0.norm_0.needs_classes else None
         x = self.fc(F.interpolate(seg, size=(self.sh, self.sw)))
         for name, up in self._plan:
             if up:
                 x = self.up(x)
-            x = getattr(self, name)(x, seg, relative)
+            x = getattr(self, name)(x, seg, relative, classes)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))
 
 
@@ -181,6 +184,7 @@ class OASISGenerator(_Generator):
         seg = self.prepare_input(seg)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
+        classes = self.class_map(seg) if self.body[0].norm_0.needs_classes else None
         if self.cfg.use_3d_noise:
             n, _, h, w = seg.shape
             if z is None:
@@ -195,5 +199,5 @@ class OASISGenerator(_Generator):
         for i, block in enumerate(self.body):
             if i:
                 x = self.up(x)
-            x = block(x, seg, relative)
+            x = block(x, seg, relative, classes)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))

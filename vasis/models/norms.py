@@ -46,6 +46,30 @@ def class_ids(seg: torch.Tensor, semantic: slice) -> torch.Tensor:
     return seg[:, semantic].argmax(1)
 
 
+def resize_classes(classes: torch.Tensor, size) -> torch.Tensor:
+    """``classes`` (N, H, W) resized (nearest) to ``size``: exactly ``class_ids`` of the
+    conditioning map resized to ``size`` (nearest picks the same source pixel for every
+    channel), for a fraction of the cost: one channel is resized, not the argmax over all
+    class channels again at every resolution. Ids stay exact in float32 (below 2**24)."""
+    if classes.shape[-2:] == tuple(size):
+        return classes
+    return F.interpolate(classes[:, None].float(), size=size, mode="nearest")[:, 0].long()
+
+
+def lookup(table: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """(N, cols, H, W): row ``classes[n, h, w]`` of ``table`` (rows, cols) at every pixel.
+
+    Without gradients the rows are gathered channel-major, so the map comes out in NCHW
+    order (contiguous for one image) and the elementwise modulation after it runs on
+    contiguous tensors; the values are the same gathered floats. With gradients it is
+    ``F.embedding`` as before, whose backward (the per-row gradient sums) the trained runs used.
+    """
+    if torch.is_grad_enabled():
+        return F.embedding(classes, table).permute(0, 3, 1, 2)
+    n, h, w = classes.shape
+    return table.t().index_select(1, classes.reshape(-1)).view(-1, n, h, w).transpose(0, 1)
+
+
 def _fusable(a: nn.Module, b: nn.Module) -> bool:
     """Two plain convs of the same geometry, without hooks (complexity counters such as
     ptflops count convs through their forward hooks, so hooked convs run as modules)."""
@@ -188,9 +212,7 @@ class ConditionalNorm(nn.Module):
         if self.cfg.modulation == "spade":
             actv = self.mlp_shared(seg)
             return _gamma_beta(self.mlp_gamma, self.mlp_beta, actv)
-        gamma = F.embedding(classes, self.class_gamma).permute(0, 3, 1, 2)
-        beta = F.embedding(classes, self.class_beta).permute(0, 3, 1, 2)
-        return gamma, beta
+        return lookup(self.class_gamma, classes), lookup(self.class_beta, classes)
 
     def _position_inputs(self, relative: torch.Tensor | None, size):
         """(gamma input, beta input) of the position convs, or None without a position code."""
@@ -221,23 +243,20 @@ class ConditionalNorm(nn.Module):
         u2 = draw(shape, device=like.device, dtype=like.dtype)
         if self.cfg.noise == "random":
             return u1, u2
-
-        def pick(table):
-            return F.embedding(classes, table).permute(0, 3, 1, 2)
-
-        return (u1 * pick(self.gamma_noise_gamma) + pick(self.gamma_noise_beta),
-                u2 * pick(self.beta_noise_gamma) + pick(self.beta_noise_beta))
+        return (u1 * lookup(self.gamma_noise_gamma, classes) + lookup(self.gamma_noise_beta, classes),
+                u2 * lookup(self.beta_noise_gamma, classes) + lookup(self.beta_noise_beta, classes))
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor,
                 relative: torch.Tensor | None = None,
                 classes: torch.Tensor | None = None) -> torch.Tensor:
         """``seg`` at any size (resized here, nearest) or already at x's size (the generators
         resize once per resolution for all norms there); ``classes``: the class-id map of
-        ``seg`` at x's size, if the caller has it (else computed here when needed)."""
+        ``seg`` (at seg's size), if the caller has it (else computed here when needed)."""
         normalized = self.param_free_norm(x)
         if seg.shape[2:] != x.shape[2:]:
             seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
-            classes = None
+            if classes is not None:
+                classes = resize_classes(classes, x.shape[2:])
         if classes is None and self.needs_classes:
             classes = class_ids(seg, self.semantic)
         gamma, beta = self._label_feature(seg, classes)
