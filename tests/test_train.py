@@ -449,7 +449,11 @@ def test_opt_in_fast_paths_train_and_stay_close_to_fp32(model, tmp_path):
     for k in g_terms:
         assert fast[k] == pytest.approx(ref[k], rel=1e-4, abs=1e-6), k
         assert bf16[k] == pytest.approx(ref[k], rel=5e-2, abs=1e-3), k
-    assert any(bf16[k] != ref[k] for k in g_terms)  # autocast did run in bf16
+    # autocast did run in bf16: the losses, or at least the first update, differ from fp32
+    # (on some CPUs OASIS's first adversarial loss comes out the same in both)
+    _, sc = load_latest(tmp_path / "amp")
+    assert any(bf16[k] != ref[k] for k in g_terms) or any(
+        not torch.equal(sa["generator"][k], sc["generator"][k]) for k in sa["generator"])
 
 
 def test_fast_path_flags_reach_the_run_settings(tmp_path, capsys):
