@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import conv2d, conv_forward
-from .norms import ConditionalNorm, class_ids, resize_classes
+from .norms import ConditionalNorm
 
 
 class ConditionalResBlock(nn.Module):
@@ -59,12 +59,8 @@ class ConditionalResBlock(nn.Module):
         """``seg`` (and ``relative``) at any size or already at x's (see ConditionalNorm);
         ``classes``: the class-id map of ``seg`` (at seg's size), shared by the three norms,
         if known."""
-        if seg.shape[2:] != x.shape[2:]:  # one resize for the block's norms, not one each
-            seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
-            if classes is not None:
-                classes = resize_classes(classes, x.shape[2:])
-        if classes is None and self.norm_0.needs_classes:
-            classes = class_ids(seg, self.norm_0.semantic)
+        # one resize for the block's three norms, not one each
+        seg, classes = self.norm_0.conditioning(seg, classes, x.shape[2:])
         if relative is not None and relative.shape[2:] != x.shape[2:]:
             relative = F.interpolate(relative, size=x.shape[2:], mode="nearest")
         if self.learned_shortcut:

@@ -16,6 +16,7 @@ from ..labels import label_space
 from ..relative_position import relative_position_code
 from .blocks import ConditionalResBlock
 from .layers import conv2d
+from .norms import class_ids
 from ..errors import UserError
 
 
@@ -73,7 +74,7 @@ class _Generator(nn.Module):
     def class_map(self, seg: torch.Tensor) -> torch.Tensor:
         """(N, H, W) class ids of the label input: computed once per forward and resized
         (nearest) for the norms of every resolution (``norms.resize_classes``)."""
-        return seg[:, : self.space.semantic_nc].argmax(1)
+        return class_ids(seg, slice(0, self.space.semantic_nc))
 
     def relative_map(self, seg: torch.Tensor) -> torch.Tensor:
         """CLADE's ICPE map of each label map of the batch, computed on the fly: (N, 2, H, W)."""

@@ -51,8 +51,6 @@ def resize_classes(classes: torch.Tensor, size) -> torch.Tensor:
     conditioning map resized to ``size`` (nearest picks the same source pixel for every
     channel), for a fraction of the cost: one channel is resized, not the argmax over all
     class channels again at every resolution. Ids stay exact in float32 (below 2**24)."""
-    if classes.shape[-2:] == tuple(size):
-        return classes
     return F.interpolate(classes[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
@@ -207,6 +205,18 @@ class ConditionalNorm(nn.Module):
         """Whether the forward reads the class-id map (CLADE tables, semantic-noise tables)."""
         return self.cfg.modulation == "clade" or self.cfg.noise == "semantic"
 
+    def conditioning(self, seg: torch.Tensor, classes: torch.Tensor | None, size):
+        """(seg, classes) at ``size``: ``seg`` resized (nearest) when it is not there yet, with
+        ``classes`` (its class-id map, if given) resized alike; the class ids computed from
+        ``seg`` when this norm needs them and none were given."""
+        if seg.shape[2:] != size:
+            seg = F.interpolate(seg, size=size, mode="nearest")
+            if classes is not None:
+                classes = resize_classes(classes, size)
+        if classes is None and self.needs_classes:
+            classes = class_ids(seg, self.semantic)
+        return seg, classes
+
     # -- the three parts -------------------------------------------------------------------
     def _label_feature(self, seg: torch.Tensor, classes: torch.Tensor | None):
         if self.cfg.modulation == "spade":
@@ -253,12 +263,7 @@ class ConditionalNorm(nn.Module):
         resize once per resolution for all norms there); ``classes``: the class-id map of
         ``seg`` (at seg's size), if the caller has it (else computed here when needed)."""
         normalized = self.param_free_norm(x)
-        if seg.shape[2:] != x.shape[2:]:
-            seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
-            if classes is not None:
-                classes = resize_classes(classes, x.shape[2:])
-        if classes is None and self.needs_classes:
-            classes = class_ids(seg, self.semantic)
+        seg, classes = self.conditioning(seg, classes, x.shape[2:])
         gamma, beta = self._label_feature(seg, classes)
 
         pos = self._position_inputs(relative, x.shape[2:])
