@@ -39,6 +39,7 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_train_step.py [--setting i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
@@ -278,9 +279,12 @@ class Case:
                     v.copy_(v * decay + self.sd[k].detach() * (1 - decay))
 
     # -- generator forward alone (integer label maps in, as a user calls it), eval mode
+    @contextlib.contextmanager
     def forward_fns(self):
         """(suite, reference) no-grad eval-mode forwards from integer label maps; each side
-        includes its input encoding (the suite's checks + one-hot, the official one-hot)."""
+        includes its input encoding (the suite's checks + one-hot, the official one-hot).
+        Inside, the suite's generator is in eval mode (switched once: a mode switch walks
+        every module and is no part of a forward)."""
         g = self.g
         b = self.batch
         o = dataclasses.replace(self.o, training=False)
@@ -291,17 +295,17 @@ class Case:
             call = lambda: g(b["label"], instance=b.get("instance"))  # noqa: E731
 
         def ours():
-            g.eval()
-            try:
-                with torch.no_grad():
-                    call()
-            finally:
-                g.train()
+            with torch.no_grad():
+                call()
 
         def ref():
             with torch.no_grad():
                 official_forward(self.sd, o, self._ref_input(), z=z)
-        return ours, ref
+        g.eval()
+        try:
+            yield ours, ref
+        finally:
+            g.train()
 
 
 # ------------------------------------------------------------------------------ CPU report
@@ -348,8 +352,8 @@ def run_cpu(args) -> int:
             row.update(sn_on_weight_ms=t["sn_w"] * 1e3, sn_gain=t["sn_w"] / t["suite"])
             line += f"{row['sn_on_weight_ms']:>9.1f}{row['sn_gain']:>7.2f}"
         if args.setting == "scenes":
-            ours, ref = case.forward_fns()
-            f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock)
+            with case.forward_fns() as (ours, ref):
+                f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock)
             row.update(fwd_ms=f["suite"] * 1e3, ref_fwd_ms=f["ref"] * 1e3,
                        fwd_ratio=f["ref"] / f["suite"])
             line += f"{row['fwd_ms']:>8.1f}{row['ref_fwd_ms']:>8.1f}{row['fwd_ratio']:>7.2f}"

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 import vasis
 from analysis.study import TINY
 from vasis.inputs import encode_labels
-from vasis.models.layers import conv2d, conv_forward, spectral_norm_on_weight
-from vasis.models.norms import _gamma_beta
+from vasis.models.layers import conv2d, conv_forward, lookup, resize_ids, spectral_norm_on_weight
+from vasis.models.norms import _gamma_beta, class_ids
 from vasis.presets import build_discriminator
 
 MODELS = list(vasis.MODELS)
@@ -340,13 +340,25 @@ def test_spectral_conv_divides_the_output_with_the_hooks_sigma(padding, bias, dt
             assert torch.allclose(a, b, **tol)
 
 
+def test_spectral_conv_divides_the_output_without_gradients_too():
+    """Generation and evaluation take the output side as well (in place: no graph to keep),
+    in eval mode (the stored u, v: unchanged) and train mode (one power iteration, as the
+    hook's)."""
+    for mode in ("eval", "train"):
+        conv, twin = _spectral_pair("reflect")
+        getattr(conv, mode)(), getattr(twin, mode)()
+        x = torch.randn(2, 16, 3, 4)
+        with torch.no_grad():
+            mine, ref = conv_forward(conv, x), twin(x)
+        assert (mine - ref).abs().max() <= 1e-6 * ref.abs().max() and not torch.equal(mine, ref)
+        assert torch.equal(conv.weight_u, twin.weight_u) and torch.equal(conv.weight_v, twin.weight_v)
+
+
 def test_spectral_conv_runs_the_module_where_the_hook_path_must_stay():
-    """No gradients (generation, evaluation: bit-identical to the official forward), eval mode
-    without gradients, a small weight, or another hook on the conv: the module call runs."""
+    """A small weight, another hook on the conv, or spectral_norm_on_weight: the module call
+    runs."""
     conv, twin = _spectral_pair("zero")
     x = torch.randn(2, 16, 3, 4)
-    with torch.no_grad():
-        assert torch.equal(conv_forward(conv, x), twin(x))
     big = torch.randn(2, 16, 40, 40)                      # 51200 outputs > 4608 weights
     assert torch.equal(conv_forward(conv, big), twin(big))
     seen = []
@@ -391,24 +403,34 @@ def test_discriminators_divide_wide_spectral_convs_outputs(model):
 def test_class_map_resized_once_equals_argmax_at_every_resolution():
     """The generators argmax the label input once and resize the id map per resolution:
     exactly the ids of the resized one-hot map, at up- and downsampling sizes."""
-    from vasis.models.norms import class_ids, resize_classes
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 9, (2, 13, 17), generator=g)
     seg = F.one_hot(ids, 9).permute(0, 3, 1, 2).float()
     for size in [(1, 2), (4, 8), (7, 5), (13, 17), (26, 34)]:
         want = class_ids(F.interpolate(seg, size=size, mode="nearest"), slice(0, 9))
-        assert torch.equal(resize_classes(ids, size), want)
+        assert torch.equal(resize_ids(ids, size), want)
 
 
-def test_lookup_without_grad_gathers_the_embedding_rows():
-    from vasis.models.norms import lookup
+def test_lookup_gathers_the_embedding_rows_contiguous():
+    """The official F.embedding(ids, table).permute(0, 3, 1, 2): the same floats, in NCHW
+    order; its gradient the same per-row sums."""
     g = torch.Generator().manual_seed(1)
     table = torch.randn(9, 5, generator=g, requires_grad=True)
     classes = torch.randint(0, 9, (3, 6, 7), generator=g)
-    with_grad = lookup(table, classes)
-    with torch.no_grad():
-        fast = lookup(table, classes)
-    assert with_grad.requires_grad and fast.shape == with_grad.shape == (3, 5, 6, 7)
-    assert torch.equal(fast, with_grad.detach())
-    with torch.no_grad():
-        assert lookup(table, classes[:1]).is_contiguous()
+    mine = lookup(table, classes)
+    official = F.embedding(classes, table).permute(0, 3, 1, 2)
+    assert mine.shape == (3, 5, 6, 7) and mine.is_contiguous()
+    assert torch.equal(mine, official) and lookup(table, classes[:1]).is_contiguous()
+    upstream = torch.randn(mine.shape, generator=g)
+    a, = torch.autograd.grad((mine * upstream).sum(), table)
+    b, = torch.autograd.grad((official * upstream).sum(), table)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_class_ids_of_a_onehot_map_without_argmax():
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, 6, (2, 9, 11), generator=g)
+    seg = torch.cat([F.one_hot(ids, 6).permute(0, 3, 1, 2).float(), torch.ones(2, 1, 9, 11)], 1)
+    assert torch.equal(class_ids(seg, slice(0, 6)), ids)
+    soft = torch.rand(2, 6, 9, 11, generator=g)
+    assert torch.equal(class_ids(soft, slice(0, 6)), soft.argmax(1))

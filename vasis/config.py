@@ -68,6 +68,11 @@ class NormConfig:
         # Canonical order, so ('learnable', 'absolute') and ('absolute', 'learnable') are one config.
         object.__setattr__(self, "position", tuple(p for p in POSITION_KINDS if p in position))
 
+    @property
+    def reads_classes(self) -> bool:
+        """Whether the norm reads the class-id map (CLADE tables, semantic-noise tables)."""
+        return self.modulation == "clade" or self.noise == "semantic"
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:

@@ -55,18 +55,18 @@ class ConditionalResBlock(nn.Module):
         pad = conv.kernel_size[0] // 2
         return F.pad(x, (pad,) * 4, mode="reflect") if pad else x
 
-    def forward(self, x, seg, relative=None, classes=None):
+    def forward(self, x, seg, relative=None, classes=None, codes=None):
         """``seg`` (and ``relative``) at any size or already at x's (see ConditionalNorm);
-        ``classes``: the class-id map of ``seg`` (at seg's size), shared by the three norms,
-        if known."""
+        ``classes`` and ``codes``: the class-id map and the label codes of ``seg`` (at seg's
+        size), shared by the three norms, if known."""
         # one resize for the block's three norms, not one each
-        seg, classes = self.norm_0.conditioning(seg, classes, x.shape[2:])
+        seg, classes, codes = self.norm_0.conditioning(seg, classes, x.shape[2:], codes)
         if relative is not None and relative.shape[2:] != x.shape[2:]:
             relative = F.interpolate(relative, size=x.shape[2:], mode="nearest")
         if self.learned_shortcut:
-            x_s = conv_forward(self.conv_s, self.norm_s(x, seg, relative, classes))
+            x_s = conv_forward(self.conv_s, self.norm_s(x, seg, relative, classes, codes))
         else:
             x_s = x
-        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative, classes)))
-        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative, classes)))
+        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative, classes, codes)))
+        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative, classes, codes)))
         return x_s + dx

@@ -14,7 +14,9 @@ from ..config import GeneratorConfig
 from ..inputs import encode_labels
 from ..labels import label_space
 from ..relative_position import relative_position_code
+from . import label_patches
 from .blocks import ConditionalResBlock
+from .label_patches import LabelCodes
 from .layers import conv2d
 from .norms import class_ids
 from ..errors import UserError
@@ -72,9 +74,20 @@ class _Generator(nn.Module):
         return False
 
     def class_map(self, seg: torch.Tensor) -> torch.Tensor:
-        """(N, H, W) class ids of the label input: computed once per forward and resized
-        (nearest) for the norms of every resolution (``norms.resize_classes``)."""
+        """(N, H, W) class ids of the label input."""
         return class_ids(seg, slice(0, self.space.semantic_nc))
+
+    def conditioning(self, seg: torch.Tensor):
+        """(class ids, label codes) of the label input, once per forward for every norm (the
+        blocks resize them, nearest, to their resolutions): the ids where the norms read them
+        (CLADE tables, semantic noise), else None; the codes
+        (:class:`~vasis.models.label_patches.LabelCodes`) where SPADE norms may run their label
+        branch once per distinct label square, else None."""
+        patches = self.cfg.norm.modulation == "spade" and label_patches.active(seg)
+        codes = LabelCodes.of(seg, self.space.semantic_nc) if patches else None
+        if not self.cfg.norm.reads_classes:
+            return None, codes
+        return (self.class_map(seg) if codes is None else codes.classes), codes
 
     def relative_map(self, seg: torch.Tensor) -> torch.Tensor:
         """CLADE's ICPE map of each label map of the batch, computed on the fly: (N, 2, H, W)."""
@@ -140,12 +153,12 @@ class SPADEGenerator(_Generator):
         seg = self.prepare_input(seg, instance)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
-        classes = self.class_map(seg) if self.head_0.norm_0.needs_classes else None
+        classes, codes = self.conditioning(seg)
         x = self.fc(F.interpolate(seg, size=(self.sh, self.sw)))
         for name, up in self._plan:
             if up:
                 x = self.up(x)
-            x = getattr(self, name)(x, seg, relative, classes)
+            x = getattr(self, name)(x, seg, relative, classes, codes)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))
 
 
@@ -185,7 +198,7 @@ class OASISGenerator(_Generator):
         seg = self.prepare_input(seg)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
-        classes = self.class_map(seg) if self.body[0].norm_0.needs_classes else None
+        classes, codes = self.conditioning(seg)
         if self.cfg.use_3d_noise:
             n, _, h, w = seg.shape
             if z is None:
@@ -193,6 +206,8 @@ class OASISGenerator(_Generator):
             if tuple(z.shape) != (n, self.cfg.z_dim):
                 raise UserError(f"z must have shape ({n}, {self.cfg.z_dim}); got {tuple(z.shape)}")
             seg = torch.cat([z[:, :, None, None].expand(n, self.cfg.z_dim, h, w), seg], 1)
+            if codes is not None:
+                codes = codes.with_prefix(z)
         elif z is not None:
             raise UserError("this OASIS generator was built without 3D noise (use_3d_noise=False); "
                              "do not pass z")
@@ -200,5 +215,5 @@ class OASISGenerator(_Generator):
         for i, block in enumerate(self.body):
             if i:
                 x = self.up(x)
-            x = block(x, seg, relative, classes)
+            x = block(x, seg, relative, classes, codes)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))

@@ -1,4 +1,5 @@
-"""Small building blocks shared by every network: padded convs and parameter-free norms."""
+"""Small building blocks shared by every network: padded convs, parameter-free norms, and the
+per-pixel maps of the conditional norms (id maps resized, table rows looked up)."""
 from __future__ import annotations
 
 import contextlib
@@ -65,6 +66,46 @@ def padded_input(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple]
     return F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode), (0, 0)
 
 
+def resize_ids(ids: torch.Tensor, size) -> torch.Tensor:
+    """An integer (N, H, W) map resized (nearest) to ``size``: exactly the ids of the map they
+    were taken from (class ids: the argmax of a one-hot map) resized alike, since nearest picks
+    the same source pixel for every channel; one channel is resized instead of all. Ids stay
+    exact in float32 (below 2**24)."""
+    return F.interpolate(ids[:, None].float(), size=size, mode="nearest")[:, 0].long()
+
+
+def onehot_ids(onehot: torch.Tensor) -> torch.Tensor | None:
+    """(N, H, W) ids of a one-hot (N, C, H, W) map - its argmax over the channels - or None
+    when the map is not one-hot (soft labels).
+
+    The ids come from a channel sum weighted by the channel index (exact: one non-zero term
+    per pixel), which on the CPU is several times faster than ``argmax(1)`` (a reduction
+    along a strided dimension: ~1.7 ms for 8 x 128 x 128, measured in docs/speed.md)."""
+    if onehot.is_meta or onehot.numel() == 0 or onehot.amin() < 0 \
+            or not bool((onehot.sum(1) == 1).all()) or not bool((onehot.amax(1) == 1).all()):
+        return None   # (a shape-only pass on the meta device has no values to look at)
+    index = torch.arange(onehot.shape[1], dtype=onehot.dtype, device=onehot.device)
+    return (onehot * index.view(1, -1, 1, 1)).sum(1).long()
+
+
+def lookup_columns(columns: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W): entry ``ids[n, h, w]`` of each of the ``C`` rows of ``columns`` (C, rows),
+    i.e. column ``ids[n, h, w]`` of the table at every pixel, gathered channel by channel so the
+    map comes out contiguous in NCHW order (row gathers, as ``F.embedding``, would give NHWC, and
+    transposing that costs more than the gather). Differentiable: the backward sums the
+    gradient of each table entry."""
+    n, h, w = ids.shape
+    flat = ids.reshape(n, -1)
+    if n == 1:
+        return columns.index_select(1, flat[0]).view(1, -1, h, w)
+    return torch.stack([columns.index_select(1, f) for f in flat]).view(n, -1, h, w)
+
+
+def lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(N, cols, H, W): row ``ids[n, h, w]`` of ``table`` (rows, cols) at every pixel (the
+    official ``F.embedding(ids, table).permute(0, 3, 1, 2)``: the same floats, contiguous)."""
+    return lookup_columns(table.t().contiguous(), ids)
+
 def _spectral_hook(conv: nn.Module) -> SpectralNorm | None:
     """torch's spectral-norm pre-hook of a plain conv when it is the conv's only hook."""
     if type(conv) is not nn.Conv2d or has_foreign_hooks(conv, own_pre_hooks=1):
@@ -92,19 +133,18 @@ def _sigma(conv: nn.Conv2d, hook: SpectralNorm) -> torch.Tensor:
 
 
 def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``; a spectral-norm'd conv whose weight has more elements than its output,
-    when gradients are on, computes ``conv(x, W) / sigma + b`` instead of ``conv(x, W / sigma)
-    + b``.
+    """``conv(x)``; a spectral-norm'd conv whose weight has more elements than its output
+    computes ``conv(x, W) / sigma + b`` instead of ``conv(x, W / sigma) + b``.
 
     The same maths (a conv is linear in its weight). torch's hook divides the whole weight by
-    sigma in every forward and differentiates that division in the backward (a few passes over
-    the weight: grad / sigma, grad * W, their sum); for the wide low-resolution blocks (SPADE's
-    16 ngf convs hold 9 * (16 ngf)^2 weights against outputs of a few hundred pixels) those
-    passes cost as much as the conv. Dividing the output instead touches only the output. The
-    result differs from the hook's at float rounding (tests/test_models.py). Without gradients
-    (generation, evaluation) the module call runs, so those outputs stay bit-identical to the
-    official code's."""
-    hook = _spectral_hook(conv) if torch.is_grad_enabled() and _SIGMA_ON_OUTPUT[-1] else None
+    sigma in every forward (and, with gradients, differentiates that division in the backward:
+    a few passes over the weight: grad / sigma, grad * W, their sum); for the wide
+    low-resolution blocks (SPADE's 16 ngf convs hold 9 * (16 ngf)^2 weights against outputs of
+    a few hundred pixels) those passes cost as much as the conv. Dividing the output instead
+    touches only the output. sigma is the hook's (the same power iteration in train mode, the
+    stored vectors in eval mode); the result differs from the hook's at float rounding
+    (tests/test_models.py). Inside :func:`spectral_norm_on_weight` the module call runs."""
+    hook = _spectral_hook(conv) if _SIGMA_ON_OUTPUT[-1] else None
     if hook is None or torch.is_autocast_enabled(x.device.type):
         return conv(x)
     w = conv.weight_orig
@@ -114,8 +154,13 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return conv(x)
     sigma = _sigma(conv, hook)
     x, padding = padded_input(conv, x)
-    out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups) / sigma
-    return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)
+    out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups)
+    bias = None if conv.bias is None else conv.bias.view(1, -1, 1, 1)
+    if not torch.is_grad_enabled():   # no graph to keep: in place, no new buffers
+        out.div_(sigma)
+        return out if bias is None else out.add_(bias)
+    out = out / sigma
+    return out if bias is None else out + bias
 
 
 def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

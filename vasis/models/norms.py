@@ -17,7 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import NormConfig
-from .layers import conv2d, has_foreign_hooks, padded_input, param_free_norm
+from . import label_patches
+from .label_patches import LabelCodes
+from .layers import (conv2d, has_foreign_hooks, lookup, onehot_ids, padded_input,
+                     param_free_norm, resize_ids)
 
 
 def absolute_position_grid(height: int, width: int) -> torch.Tensor:
@@ -42,30 +45,11 @@ def noise_split(cfg: NormConfig, channels: int) -> tuple[int, int]:
 
 
 def class_ids(seg: torch.Tensor, semantic: slice) -> torch.Tensor:
-    """(N, H, W) class ids of a conditioning map: the argmax of its one-hot channels."""
-    return seg[:, semantic].argmax(1)
-
-
-def resize_classes(classes: torch.Tensor, size) -> torch.Tensor:
-    """``classes`` (N, H, W) resized (nearest) to ``size``: exactly ``class_ids`` of the
-    conditioning map resized to ``size`` (nearest picks the same source pixel for every
-    channel), for a fraction of the cost: one channel is resized, not the argmax over all
-    class channels again at every resolution. Ids stay exact in float32 (below 2**24)."""
-    return F.interpolate(classes[:, None].float(), size=size, mode="nearest")[:, 0].long()
-
-
-def lookup(table: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """(N, cols, H, W): row ``classes[n, h, w]`` of ``table`` (rows, cols) at every pixel.
-
-    Without gradients the rows are gathered channel-major, so the map comes out in NCHW
-    order (contiguous for one image) and the elementwise modulation after it runs on
-    contiguous tensors; the values are the same gathered floats. With gradients it is
-    ``F.embedding`` as before, whose backward (the per-row gradient sums) the trained runs used.
-    """
-    if torch.is_grad_enabled():
-        return F.embedding(classes, table).permute(0, 3, 1, 2)
-    n, h, w = classes.shape
-    return table.t().index_select(1, classes.reshape(-1)).view(-1, n, h, w).transpose(0, 1)
+    """(N, H, W) class ids of a conditioning map: the argmax of its one-hot channels (taken
+    as :func:`~vasis.models.layers.onehot_ids` where the channels are one-hot)."""
+    onehot = seg[:, semantic]
+    ids = onehot_ids(onehot)
+    return onehot.argmax(1) if ids is None else ids
 
 
 def _fusable(a: nn.Module, b: nn.Module) -> bool:
@@ -200,29 +184,37 @@ class ConditionalNorm(nn.Module):
         extra = int(self.cfg.modulation == "clade" and self.instance_channel is not None)
         return self.channels + extra
 
-    @property
-    def needs_classes(self) -> bool:
-        """Whether the forward reads the class-id map (CLADE tables, semantic-noise tables)."""
-        return self.cfg.modulation == "clade" or self.cfg.noise == "semantic"
-
-    def conditioning(self, seg: torch.Tensor, classes: torch.Tensor | None, size):
-        """(seg, classes) at ``size``: ``seg`` resized (nearest) when it is not there yet, with
-        ``classes`` (its class-id map, if given) resized alike; the class ids computed from
-        ``seg`` when this norm needs them and none were given."""
+    def conditioning(self, seg: torch.Tensor, classes: torch.Tensor | None, size,
+                     codes: LabelCodes | None = None):
+        """(seg, classes, codes) at ``size``: ``seg`` resized (nearest) when it is not there
+        yet, with ``classes`` (its class-id map, if given) and ``codes`` (its
+        :class:`~vasis.models.label_patches.LabelCodes`, if given) resized alike; the class
+        ids computed from ``seg`` when this norm needs them and none were given."""
         if seg.shape[2:] != size:
             seg = F.interpolate(seg, size=size, mode="nearest")
             if classes is not None:
-                classes = resize_classes(classes, size)
-        if classes is None and self.needs_classes:
+                classes = resize_ids(classes, size)
+            if codes is not None:
+                codes = codes.resized(size)
+        if classes is None and self.cfg.reads_classes:
             classes = class_ids(seg, self.semantic)
-        return seg, classes
+        return seg, classes, codes
 
     # -- the three parts -------------------------------------------------------------------
-    def _label_feature(self, seg: torch.Tensor, classes: torch.Tensor | None):
+    def _label_feature(self, seg: torch.Tensor, classes: torch.Tensor | None,
+                       codes: LabelCodes | None, one_plus_gamma: bool):
+        """(gamma, beta), or (1 + gamma, beta) with ``one_plus_gamma``."""
         if self.cfg.modulation == "spade":
-            actv = self.mlp_shared(seg)
-            return _gamma_beta(self.mlp_gamma, self.mlp_beta, actv)
-        return lookup(self.class_gamma, classes), lookup(self.class_beta, classes)
+            found = None if codes is None else label_patches.label_feature(
+                self.mlp_shared, self.mlp_gamma, self.mlp_beta, codes, one_plus_gamma)
+            if found is not None:
+                return found
+            gamma, beta = _gamma_beta(self.mlp_gamma, self.mlp_beta, self.mlp_shared(seg))
+        else:
+            # one gather for both tables
+            gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
+                                 classes).split(self.seg_nc, 1)
+        return (1 + gamma if one_plus_gamma else gamma), beta
 
     def _position_inputs(self, relative: torch.Tensor | None, size):
         """(gamma input, beta input) of the position convs, or None without a position code."""
@@ -253,18 +245,29 @@ class ConditionalNorm(nn.Module):
         u2 = draw(shape, device=like.device, dtype=like.dtype)
         if self.cfg.noise == "random":
             return u1, u2
-        return (u1 * lookup(self.gamma_noise_gamma, classes) + lookup(self.gamma_noise_beta, classes),
-                u2 * lookup(self.beta_noise_gamma, classes) + lookup(self.beta_noise_beta, classes))
+        tables = torch.cat([self.gamma_noise_gamma, self.gamma_noise_beta,
+                            self.beta_noise_gamma, self.beta_noise_beta], 1)
+        g_scale, g_shift, b_scale, b_shift = lookup(tables, classes).split(
+            self.gamma_noise_gamma.shape[1], 1)
+        return torch.addcmul(g_shift, u1, g_scale), torch.addcmul(b_shift, u2, b_scale)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor,
                 relative: torch.Tensor | None = None,
-                classes: torch.Tensor | None = None) -> torch.Tensor:
+                classes: torch.Tensor | None = None,
+                codes: LabelCodes | None = None) -> torch.Tensor:
         """``seg`` at any size (resized here, nearest) or already at x's size (the generators
         resize once per resolution for all norms there); ``classes``: the class-id map of
-        ``seg`` (at seg's size), if the caller has it (else computed here when needed)."""
+        ``seg`` (at seg's size), if the caller has it (else computed here when needed);
+        ``codes``: ``seg`` as :class:`~vasis.models.label_patches.LabelCodes`, if the caller
+        has them (SPADE's label branch then runs once per distinct label square)."""
         normalized = self.param_free_norm(x)
-        seg, classes = self.conditioning(seg, classes, x.shape[2:])
-        gamma, beta = self._label_feature(seg, classes)
+        seg, classes, codes = self.conditioning(seg, classes, x.shape[2:], codes)
+        spade = self.cfg.modulation == "spade"
+        # SPADE's scale 1 + gamma straight from the label feature when nothing else adds to it
+        plain = spade and not self.cfg.position and self.cfg.noise == "none"
+        gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain)
+        if plain:
+            return torch.addcmul(beta, normalized, gamma)
 
         pos = self._position_inputs(relative, x.shape[2:])
         if pos is not None:
@@ -280,9 +283,9 @@ class ConditionalNorm(nn.Module):
                 gamma = (gamma + g_noise) / 2
                 beta = (beta + b_noise) / 2
 
-        if self.cfg.modulation == "spade":
-            return normalized * (1 + gamma) + beta
-        out = normalized * gamma + beta
+        if spade:
+            return torch.addcmul(beta, normalized, 1 + gamma)
+        out = torch.addcmul(beta, normalized, gamma)
         if self.instance_channel is not None:
             edge = seg[:, self.instance_channel:self.instance_channel + 1]
             out = torch.cat([out, self.inst_conv(edge)], 1)

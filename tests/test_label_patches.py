@@ -1,0 +1,220 @@
+"""SPADE's label branch per distinct label square (vasis.models.label_patches) against the convs."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import vasis
+from official_reference import label_maps
+from vasis.models import label_patches
+from vasis.models.label_patches import LabelCodes, distinct_windows, label_feature, padded
+from vasis.models.layers import onehot_ids
+from vasis.models.norms import _gamma_beta
+
+MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def blocky(n, h, w, classes, block, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, classes, (n, -(-h // block), -(-w // block)), generator=g)
+    return ids.repeat_interleave(block, 1).repeat_interleave(block, 2)[:, :h, :w]
+
+
+# the CPU path works on numpy arrays, other devices on tensors
+KINDS = {"tensor": lambda t: t, "numpy": lambda t: t.numpy()}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", MODES)
+def test_padded_ids_are_the_convs_padding(mode, kind):
+    ids = torch.randint(0, 9, (2, 5, 7))
+    got = torch.as_tensor(padded(KINDS[kind](ids), 2, mode, sentinel=99))
+    if mode == "zeros":
+        want = F.pad(ids.float(), (2, 2, 2, 2), value=99.0)
+    else:
+        want = F.pad(ids[:, None].float(), (2, 2, 2, 2), mode=mode)[:, 0]
+    assert torch.equal(got, want.long())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_distinct_windows_against_unfold(k, kind):
+    grid = blocky(2, 20 + k - 1, 17 + k - 1, 4, 3)
+    found = distinct_windows(KINDS[kind](grid), k)
+    every = F.unfold(grid[:, None].float(), k).long().transpose(1, 2)       # (N, HW, k*k)
+    every = every.reshape(-1, k * k)
+    assert torch.equal(found.values[found.inverse.reshape(-1)], every)
+    assert found.count == torch.unique(every, dim=0).shape[0]            # each window once
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_distinct_windows_in_stages_when_one_key_does_not_fit(kind):
+    """Ids of 300: 300**9 overflows int64, so rows of 3 are numbered first."""
+    g = torch.Generator().manual_seed(0)
+    grid = torch.randint(0, 300, (1, 6, 6), generator=g).repeat_interleave(2, 1).repeat_interleave(2, 2)
+    assert 300 ** 9 > 2 ** 62
+    found = distinct_windows(KINDS[kind](grid), 3)
+    every = F.unfold(grid[:, None].float(), 3).long().transpose(1, 2).reshape(-1, 9)
+    assert torch.equal(found.values[found.inverse.reshape(-1)], every)
+    assert found.count == torch.unique(every, dim=0).shape[0]
+
+
+def test_onehot_ids_is_the_argmax_of_a_onehot_map_and_refuses_soft_labels():
+    ids = blocky(2, 16, 16, 5, 4)
+    onehot = F.one_hot(ids, 5).permute(0, 3, 1, 2).float()
+    assert torch.equal(onehot_ids(onehot), onehot.argmax(1))
+    soft = onehot.clone()
+    soft[0, :, 0, 0] = 0.2
+    assert onehot_ids(soft) is None
+    two = onehot.clone()
+    two[0, :2, 0, 0] = 1.0                                 # two ones: sums to 2
+    assert onehot_ids(two) is None
+
+
+def assert_close_at_scale(mine, theirs, rel=1e-5):
+    """Gradients equal up to float rounding of their sums: each tensor within ``rel`` of the
+    largest entry of all (some entries, e.g. a BN-normalized layer's bias gradient, are zero in
+    exact arithmetic and rounding noise on both sides, so no per-entry tolerance fits)."""
+    scale = max(b.abs().max() for b in theirs if b is not None)
+    for a, b in zip(mine, theirs):
+        if b is not None:
+            assert (a - b).abs().max() <= rel * scale, float((a - b).abs().max() / scale)
+
+
+def _norm_convs(cin, hidden, cout, k1, k2, mode1, mode2, seed=0):
+    torch.manual_seed(seed)
+    shared = nn.Sequential(nn.Conv2d(cin, hidden, k1, padding=k1 // 2, padding_mode=mode1),
+                           nn.ReLU())
+    conv_g = nn.Conv2d(hidden, cout, k2, padding=k2 // 2, padding_mode=mode2)
+    conv_b = nn.Conv2d(hidden, cout, k2, padding=k2 // 2, padding_mode=mode2)
+    for conv in (shared[0], conv_g, conv_b):
+        nn.init.normal_(conv.weight, std=0.3)
+        nn.init.normal_(conv.bias, std=0.3)
+    return shared, conv_g, conv_b
+
+
+def _encode(ids, n_classes, edges=None):
+    onehot = F.one_hot(ids, n_classes).permute(0, 3, 1, 2).float()
+    return onehot if edges is None else torch.cat([onehot, edges[:, None].float()], 1)
+
+
+CASES = [  # k1, k2, mode of mlp_shared, mode of mlp_gamma / mlp_beta
+    (3, 3, "zeros", "zeros"),          # SPADE, OASIS
+    (3, 3, "reflect", "reflect"),      # VA-SPADE
+    (3, 3, "zeros", "reflect"),        # VA-OASIS (shared_padding zero)
+    (1, 1, "zeros", "zeros"),          # --kernel_norm 1
+    (3, 1, "reflect", "zeros"),
+    (5, 3, "replicate", "circular"),
+]
+
+
+@pytest.mark.parametrize("k1,k2,mode1,mode2", CASES)
+@pytest.mark.parametrize("edges", [False, True])
+def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode2, edges):
+    ids = blocky(2, 64, 48, 6, 12)
+    edge = (blocky(2, 64, 48, 2, 16, seed=1) if edges else None)
+    seg = _encode(ids, 6, edge)
+    convs = _norm_convs(seg.shape[1], 8, 5, k1, k2, mode1, mode2)
+    codes = LabelCodes.of(seg, 6)
+    assert codes is not None and torch.equal(codes.classes, ids)
+    mine = label_feature(*convs, codes)
+    assert mine is not None                                   # the per-square path ran
+    theirs = _gamma_beta(convs[1], convs[2], convs[0](seg))
+    for a, b in zip(mine, theirs):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    # gradients w.r.t. every weight: the same sums in another order
+    upstream = [torch.randn_like(t) for t in theirs]
+    grads = []
+    for out in (mine, theirs):
+        params = [p for c in convs for p in c.parameters()]
+        grads.append(torch.autograd.grad(sum((o * u).sum() for o, u in zip(out, upstream)),
+                                         params))
+    assert_close_at_scale(*grads)
+
+
+def test_label_feature_with_a_per_image_prefix():
+    """OASIS's 3D noise: the codes are per image, the vectors carry z."""
+    ids = blocky(3, 48, 40, 4, 10)
+    z = torch.randn(3, 5)
+    seg = _encode(ids, 4)
+    full = torch.cat([z[:, :, None, None].expand(3, 5, 48, 40), seg], 1)
+    codes = LabelCodes.of(seg, 4).with_prefix(z)
+    convs = _norm_convs(full.shape[1], 8, 6, 3, 3, "zeros", "reflect")
+    mine = label_feature(*convs, codes)
+    theirs = _gamma_beta(convs[1], convs[2], convs[0](full))
+    for a, b in zip(mine, theirs):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_label_feature_declines_what_the_convs_must_do():
+    ids = blocky(1, 64, 64, 4, 8)
+    seg = _encode(ids, 4)
+    convs = _norm_convs(4, 8, 6, 3, 3, "zeros", "zeros")
+    codes = LabelCodes.of(seg, 4)
+    assert label_feature(*convs, codes) is not None
+    # a forward hook on a conv (ptflops, a probe) must see the conv run
+    handle = convs[1].register_forward_hook(lambda *a: None)
+    assert label_feature(*convs, codes) is None
+    handle.remove()
+    # small maps: the convs are cheaper
+    small = LabelCodes.of(_encode(blocky(1, 16, 16, 4, 4), 4), 4)
+    assert label_feature(*convs, small) is None
+    # most squares distinct: the lookup saves too little
+    noisy = LabelCodes.of(_encode(torch.randint(0, 4, (1, 64, 64)), 4), 4)
+    assert label_feature(*convs, noisy) is None
+    # soft labels are not codes
+    soft = seg.clone()
+    soft[0, 0, 0, 0] = 0.5
+    assert LabelCodes.of(soft, 4) is None
+
+
+SCENES = ("spade", "va-spade", "oasis", "va-oasis")
+
+
+@pytest.mark.parametrize("model", SCENES)
+def test_generators_equal_their_convs_with_and_without_gradients(model):
+    torch.manual_seed(0)
+    original = vasis.build_generator(model, "scenes", ngf=4, hidden=8)
+    space = vasis.label_space("scenes")
+    label, _ = label_maps(2, 128, 128, space.label_nc, space.dontcare, 0)
+    kw = {"z": torch.randn(2, original.cfg.z_dim)} if original.cfg.use_3d_noise else {}
+    outs = []
+    for devices in (("cpu",), ()):
+        gen = copy.deepcopy(original)   # the train-mode pass updates BN statistics
+        with label_patches.using(devices):
+            torch.manual_seed(1)
+            gen.eval()
+            with torch.no_grad():
+                plain = gen(label, **kw)
+            gen.train()
+            torch.manual_seed(1)
+            out = gen(label, **kw)
+            grads = torch.autograd.grad(out.square().sum(), list(gen.parameters()),
+                                        allow_unused=True)
+        outs.append((plain, out, grads))
+    (p1, o1, g1), (p2, o2, g2) = outs
+    assert torch.allclose(p1, p2, atol=1e-5) and torch.allclose(o1, o2, atol=1e-5)
+    assert_close_at_scale(g1, g2)
+
+
+def test_the_per_square_path_runs_in_the_generators(monkeypatch):
+    """The scenes generators do take it (a test that could not fail otherwise)."""
+    calls = []
+    real = label_patches.label_feature
+
+    def spy(*args):
+        out = real(*args)
+        calls.append(out is not None)
+        return out
+    monkeypatch.setattr(label_patches, "label_feature", spy)
+    gen = vasis.build_generator("spade", "scenes").eval()
+    label, _ = label_maps(1, 128, 128, vasis.label_space("scenes").label_nc, False, 0)
+    with torch.no_grad():
+        gen(label)
+    assert any(calls) and not all(calls)      # large maps per square, small ones by convs
+    calls.clear()
+    with label_patches.using(()), torch.no_grad():
+        gen(label)
+    assert calls == []

@@ -1,0 +1,320 @@
+"""SPADE's label branch evaluated once per distinct label neighbourhood.
+
+The gamma and beta of a SPADE norm at a pixel depend only on the conditioning map around it:
+``mlp_shared`` (a k1 x k1 conv, then a ReLU) and ``mlp_gamma`` / ``mlp_beta`` (k2 x k2 convs)
+see a square of k1 + k2 - 1 pixels (5 x 5 for the official 3 x 3 convs), the image border
+included through the convs' padding. Label maps are piecewise constant, so most pixels share
+their square with many others (at 128 x 128, 7% of the squares of the benchmarks' block maps
+are distinct; see docs/speed.md for the scenes and COCO-Stuff maps). Here the branch runs once
+per distinct square and every pixel looks its result up:
+
+1. the conditioning map as codes (:class:`LabelCodes`): one integer per pixel and the table of
+   the distinct pixel vectors (one-hot class, instance-edge bit, OASIS's 3D noise);
+2. the distinct k1 x k1 windows of codes, padded as ``mlp_shared`` pads (the zero vector, or
+   the reflected pixels), and ``mlp_shared``'s output for each: the sum over the kernel's taps
+   of the weight times the window's vector at that tap (each vector's products with each tap
+   are computed once, for the table's few rows);
+3. the distinct k2 x k2 windows of those windows' ids, padded as ``mlp_gamma`` pads (a zero
+   row, or the reflected ids), and gamma and beta of each as one matrix product with both
+   convs' weights;
+4. a table lookup per pixel (:func:`vasis.models.layers.lookup_columns`).
+
+The same maths as the convs (a conv output is a sum over taps and channels): the sums run in
+another order, so results differ from the convs' at float rounding (tests/test_label_patches.py
+bounds it). Gradients flow through every step (the lookups' backward sums the gradient of each
+distinct square). Where the convs are cheaper - small maps, or maps where most squares differ -
+or where the convs must run as modules (hooks: complexity counters, probes on the convs;
+autocast; torch.compile, which cannot trace data-dependent sizes) the norm runs its convs.
+:func:`using` chooses the devices; by default the CPU only (on CUDA not measured yet: see
+``benchmarks/bench_train_step.py --device cuda``).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .layers import has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
+
+# Below this many pixels (batch x height x width) the convs cost less than finding the
+# windows; above this share of distinct squares the lookup saves too little.
+# (benchmarks/bench_label_patches.py measures both sides.)
+MIN_PIXELS = 4096
+MAX_SHARE = 0.5
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_KEY_LIMIT = 2 ** 62   # keys are int64 products of window digits
+
+_DEVICES = [frozenset({"cpu"})]
+
+
+@contextlib.contextmanager
+def using(devices=("cpu",)):
+    """Inside, the label branch runs per distinct square on these device types ('cpu',
+    'cuda', ...; ``()`` = nowhere: every norm runs its convs, as the official code)."""
+    _DEVICES.append(frozenset(devices))
+    try:
+        yield
+    finally:
+        _DEVICES.pop()
+
+
+def active(seg: torch.Tensor) -> bool:
+    """Whether a forward on ``seg`` may take the per-square path."""
+    return (seg.device.type in _DEVICES[-1] and not seg.requires_grad
+            and not torch.is_autocast_enabled(seg.device.type)
+            and not torch.compiler.is_compiling())
+
+
+@dataclass
+class Windows:
+    """The distinct k x k windows of a padded integer map.
+
+    ``inverse`` (N, H, W): the window's row at each pixel; ``values`` (U, k * k): each
+    distinct window's entries, row-major (the order of a conv weight's taps)."""
+
+    inverse: torch.Tensor
+    values: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return self.values.shape[0]
+
+    @functools.cached_property
+    def tap_rows(self) -> torch.Tensor:
+        """(U * k * k,): row ``value * k * k + tap`` of each window's entry at each tap (a
+        table with one row per value and tap)."""
+        taps = self.values.shape[1]
+        return (self.values * taps + torch.arange(taps, device=self.values.device)).reshape(-1)
+
+
+_NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                "circular": "wrap"}
+
+
+def _pad_index(n: int, p: int, mode: str, device) -> torch.Tensor:
+    i = torch.arange(-p, n + p, device=device)
+    if mode == "reflect":
+        i = i.abs()
+        return torch.where(i >= n, 2 * (n - 1) - i, i)
+    if mode == "replicate":
+        return i.clamp(0, n - 1)
+    return i % n   # circular
+
+
+def padded(ids, p: int, mode: str, sentinel: int):
+    """``ids`` (N, H, W; a tensor, or a numpy array on the CPU path) padded by ``p`` as a conv
+    with ``padding_mode=mode`` pads its input: the outside is ``sentinel`` (the zero row) for
+    'zeros', else the reflected / replicated / wrapped ids."""
+    if p == 0:
+        return ids
+    if isinstance(ids, np.ndarray):
+        extra = {"constant_values": sentinel} if mode == "zeros" else {}
+        return np.pad(ids, ((0, 0), (p, p), (p, p)), mode=_NUMPY_MODES[mode], **extra)
+    if mode == "zeros":
+        return F.pad(ids, (p, p, p, p), value=sentinel)
+    _, h, w = ids.shape
+    rows = _pad_index(h, p, mode, ids.device)
+    cols = _pad_index(w, p, mode, ids.device)
+    return ids[:, rows[:, None], cols[None, :]]
+
+
+def _unique(key):
+    """(sorted distinct values, the index of each entry's value among them) of an integer
+    array. On the CPU through numpy, whose sort is several times faster than torch's there
+    (AVX-512 / AVX2 sorting networks) and whose small-array calls cost less."""
+    if not isinstance(key, np.ndarray):
+        return torch.unique(key, return_inverse=True)
+    values = np.sort(key, axis=None)
+    keep = np.empty(values.shape, dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    values = values[keep]
+    return values, np.searchsorted(values, key)
+
+
+def _row_keys(grid, k: int, w: int, radix: int):
+    """Each k-wide horizontal piece of ``grid`` as one integer (its entries as digits)."""
+    key = grid[:, :, 0:w]
+    for d in range(1, k):
+        key = key * radix + grid[:, :, d:d + w]
+    return key
+
+
+def _column_keys(pieces, k: int, h: int, radix: int):
+    """Each k-high stack of pieces as one integer."""
+    key = pieces[:, 0:h]
+    for d in range(1, k):
+        key = key * radix + pieces[:, d:d + h]
+    return key
+
+
+def _digits(keys, radix: int, k: int):
+    """(U, k): the base-``radix`` digits of ``keys`` (U,), most significant first."""
+    powers = [radix ** (k - 1 - i) for i in range(k)]
+    powers = np.array(powers) if isinstance(keys, np.ndarray) else \
+        torch.tensor(powers, device=keys.device)
+    return (keys[:, None] // powers) % radix
+
+
+def distinct_windows(grid, k: int) -> Windows | None:
+    """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1): non-negative ints, a
+    tensor or (CPU path) a numpy array.
+
+    A window is one int64 key (its entries as digits, row-major); when k * k digits do not
+    fit, the k-wide row pieces are numbered first and the key is k of those numbers. The
+    windows' entries are read back from the keys' digits. None if even that does not fit
+    (ids beyond a million): the caller runs its convs."""
+    _, hp, wp = grid.shape
+    h, w = hp - k + 1, wp - k + 1
+    radix = int(grid.max()) + 1
+    if radix ** (k * k) < _KEY_LIMIT:
+        keys, inverse = _unique(_column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k))
+        values = _digits(keys, radix, k * k)
+    elif radix ** k < _KEY_LIMIT:
+        pieces, piece_ids = _unique(_row_keys(grid, k, w, radix))
+        if len(pieces) ** k >= _KEY_LIMIT:
+            return None
+        keys, inverse = _unique(_column_keys(piece_ids, k, h, len(pieces)))
+        values = _digits(pieces[_digits(keys, len(pieces), k)].reshape(-1), radix, k)
+        values = values.reshape(len(keys), k * k)
+    else:
+        return None
+    if isinstance(inverse, np.ndarray):
+        inverse, values = torch.from_numpy(inverse), torch.from_numpy(values)
+    return Windows(inverse, values)
+
+
+class LabelCodes:
+    """A conditioning map as codes: pixel (n, :, y, x) of the map is ``vectors[codes[n, y, x]]``.
+
+    ``codes`` (N, H, W) long; ``vectors`` (R, C): the map's distinct pixel vectors. The norms at
+    one resolution share one object and the windows found on it (:meth:`branch_windows`)."""
+
+    def __init__(self, codes: torch.Tensor, vectors: torch.Tensor,
+                 classes: torch.Tensor | None = None):
+        self.codes = codes
+        self.vectors = vectors
+        self.classes = classes   # the class ids, where known (at the codes' size)
+        self._windows: dict = {}
+
+    @classmethod
+    def of(cls, seg: torch.Tensor, n_classes: int) -> "LabelCodes | None":
+        """The codes of a label input laid out as the generators take it: ``n_classes``
+        one-hot channels first, then binary channels (SPADE's instance edges). None when the
+        map is not so laid out (soft labels, any other float input): the norms then run their
+        convs. ``classes`` holds the class ids (the one-hot part's argmax)."""
+        classes = onehot_ids(seg[:, :n_classes])
+        n_bits = seg.shape[1] - n_classes
+        if classes is None or n_bits > 4:
+            return None
+        codes = classes
+        for i in range(n_bits):
+            bit = seg[:, n_classes + i]
+            if not bool(((bit == 0) | (bit == 1)).all()):
+                return None
+            codes = codes + (bit.long() << i) * n_classes
+        # rows: every class with every combination of the bits, in code order
+        eye = torch.eye(n_classes, dtype=seg.dtype, device=seg.device)
+        bits = (torch.arange(2 ** n_bits, device=seg.device)[:, None]
+                >> torch.arange(n_bits, device=seg.device)) & 1
+        vectors = torch.cat([eye.repeat(2 ** n_bits, 1),
+                             bits.to(seg.dtype).repeat_interleave(n_classes, 0)], 1)
+        return cls(codes, vectors, classes)
+
+    def with_prefix(self, prefix: torch.Tensor) -> "LabelCodes":
+        """The codes of ``cat([prefix expanded over the map, this map], 1)``: ``prefix`` (N, Z)
+        per image (OASIS's 3D noise), so codes are per image too."""
+        n, rows = prefix.shape[0], self.vectors.shape[0]
+        image = torch.arange(n, device=self.codes.device)[:, None, None]
+        vectors = torch.cat([prefix.repeat_interleave(rows, 0), self.vectors.repeat(n, 1)], 1)
+        return LabelCodes(self.codes + image * rows, vectors)
+
+    def resized(self, size) -> "LabelCodes":
+        """The codes of the map resized (nearest) to ``size``."""
+        if tuple(self.codes.shape[1:]) == tuple(size):
+            return self
+        return LabelCodes(resize_ids(self.codes, size), self.vectors)
+
+    def branch_windows(self, k1: int, mode1: str, k2: int, mode2: str):
+        """(windows of codes for ``mlp_shared``, windows of their ids for ``mlp_gamma``), or
+        None where the keys do not fit; found once per map and geometry."""
+        key = (k1, mode1, k2, mode2)
+        if key not in self._windows:
+            codes = self.codes.numpy() if self.codes.device.type == "cpu" else self.codes
+            if (k1, mode1) not in self._windows:
+                self._windows[(k1, mode1)] = distinct_windows(
+                    padded(codes, k1 // 2, mode1, self.vectors.shape[0]), k1)
+            first = self._windows[(k1, mode1)]
+            second = None
+            if first is not None:
+                ids = first.inverse.numpy() if codes is not self.codes else first.inverse
+                second = distinct_windows(padded(ids, k2 // 2, mode2, first.count), k2)
+            self._windows[key] = None if second is None else (first, second)
+        return self._windows[key]
+
+
+def _same_conv(conv: nn.Module) -> bool:
+    """A plain 'same' conv (odd square kernel, stride 1, its padding mode one of ours)."""
+    if type(conv) is not nn.Conv2d or has_foreign_hooks(conv):
+        return False
+    k = conv.kernel_size[0]
+    return (k % 2 == 1 and conv.kernel_size == (k, k) and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1
+            and conv.padding == (k // 2, k // 2) and conv.padding_mode in PADDING_MODES)
+
+
+def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
+                  codes: LabelCodes, one_plus_gamma: bool = False):
+    """``conv_g(shared(seg)), conv_b(shared(seg))`` per distinct square of ``codes`` (the codes
+    of ``seg``); None when the convs should run instead (see the module's docstring).
+    ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
+    entries before the lookup: the same floats as adding it to the map, one pass less."""
+    if type(shared) is not nn.Sequential or len(shared) != 2 or type(shared[1]) is not nn.ReLU \
+            or has_foreign_hooks(shared) or has_foreign_hooks(shared[1]):
+        return None
+    conv_s = shared[0]
+    if not (_same_conv(conv_s) and _same_conv(conv_g) and _same_conv(conv_b)):
+        return None
+    if conv_g.kernel_size != conv_b.kernel_size or conv_g.padding_mode != conv_b.padding_mode \
+            or (conv_g.bias is None) != (conv_b.bias is None):
+        return None
+    n, h, w = codes.codes.shape
+    if n * h * w < MIN_PIXELS or conv_s.weight.dtype != codes.vectors.dtype:
+        return None
+    k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
+    found = codes.branch_windows(k1, conv_s.padding_mode, k2, conv_g.padding_mode)
+    if found is None or found[1].count > MAX_SHARE * n * h * w:
+        return None
+    first, second = found
+
+    # mlp_shared per distinct k1 x k1 window: the sum over taps of the weight's products with
+    # the vector at that tap (each vector's products with each tap computed once, a row each)
+    weight = conv_s.weight                                   # (hidden, C, k1, k1)
+    hidden, channels = weight.shape[:2]
+    vectors = F.pad(codes.vectors, (0, 0, 0, 1))             # + the zero vector of the padding
+    per_tap = vectors @ weight.permute(1, 2, 3, 0).reshape(channels, -1)
+    pre = per_tap.view(-1, hidden).index_select(0, first.tap_rows).view(first.count, -1, hidden)
+    pre = pre.sum(1)
+    if conv_s.bias is not None:
+        pre = pre + conv_s.bias
+    actv = F.pad(F.relu(pre), (0, 0, 0, 1))                  # + the zero row of mlp_gamma's pad
+
+    # gamma and beta per distinct k2 x k2 window of those windows: one matrix product, its
+    # rows the output channels (what the lookup gathers from)
+    patches = actv.index_select(0, second.values.reshape(-1)).view(second.count, -1)
+    stacked = torch.cat([conv_g.weight, conv_b.weight])     # (Cg + Cb, hidden, k2, k2)
+    stacked = stacked.permute(0, 2, 3, 1).reshape(stacked.shape[0], -1)
+    if conv_g.bias is None:
+        columns = stacked @ patches.t()
+        if one_plus_gamma:
+            columns = torch.cat([1 + columns[:conv_g.out_channels], columns[conv_g.out_channels:]])
+    else:
+        bias_g = conv_g.bias + 1 if one_plus_gamma else conv_g.bias
+        columns = torch.addmm(torch.cat([bias_g, conv_b.bias])[:, None], stacked, patches.t())
+    maps = lookup_columns(columns, second.inverse)
+    return maps.split([conv_g.out_channels, conv_b.out_channels], 1)
