@@ -117,21 +117,29 @@ def peak_rise_mib(fn) -> float:
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def alternate(fns: dict, repeats: int, clock: str = "wall") -> dict:
-    """Median seconds of each callable, run in turn (a, b, a, b, ...) after one warm-up each.
+def alternate(fns: dict, repeats: int, clock: str = "wall", block: int = 1) -> dict:
+    """Median seconds per call of each callable, run in turn (a, b, a, b, ...) after one warm-up
+    block each; each turn times ``block`` calls in a row.
 
     ``clock='cpu'`` counts the process's CPU time instead of wall time: on a machine shared
     with other jobs it does not count the time the scheduler gives them (use it with one
-    thread; with more, idle worker threads' spinning is counted too)."""
+    thread; with more, idle worker threads' spinning is counted too). ``block`` > 1 measures
+    each side in its steady state, as a user calling one generator again and again sees it:
+    a turn right after the other side's pays for the memory that side left the allocator in
+    (page faults on tensors of other sizes; 1-3 ms of a 30 ms forward here)."""
     now = CLOCKS[clock]
     for fn in fns.values():
-        fn()
+        for _ in range(block):
+            fn()
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
+            if block > 1:
+                fn()   # the turn's first call settles this side's buffers, untimed
             t = now()
-            fn()
-            times[k].append(now() - t)
+            for _ in range(block):
+                fn()
+            times[k].append((now() - t) / block)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -353,7 +361,8 @@ def run_cpu(args) -> int:
             line += f"{row['sn_on_weight_ms']:>9.1f}{row['sn_gain']:>7.2f}"
         if args.setting == "scenes":
             with case.forward_fns() as (ours, ref):
-                f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock)
+                f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock,
+                              block=8)
             row.update(fwd_ms=f["suite"] * 1e3, ref_fwd_ms=f["ref"] * 1e3,
                        fwd_ratio=f["ref"] / f["suite"])
             line += f"{row['fwd_ms']:>8.1f}{row['ref_fwd_ms']:>8.1f}{row['fwd_ratio']:>7.2f}"

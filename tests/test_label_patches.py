@@ -113,8 +113,8 @@ CASES = [  # k1, k2, mode of mlp_shared, mode of mlp_gamma / mlp_beta
 @pytest.mark.parametrize("k1,k2,mode1,mode2", CASES)
 @pytest.mark.parametrize("edges", [False, True])
 def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode2, edges):
-    ids = blocky(2, 64, 48, 6, 12)
-    edge = (blocky(2, 64, 48, 2, 16, seed=1) if edges else None)
+    ids = blocky(2, 96, 64, 6, 12)
+    edge = (blocky(2, 96, 64, 2, 16, seed=1) if edges else None)
     seg = _encode(ids, 6, edge)
     convs = _norm_convs(seg.shape[1], 8, 5, k1, k2, mode1, mode2)
     codes = LabelCodes.of(seg, 6)
@@ -136,10 +136,10 @@ def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode
 
 def test_label_feature_with_a_per_image_prefix():
     """OASIS's 3D noise: the codes are per image, the vectors carry z."""
-    ids = blocky(3, 48, 40, 4, 10)
+    ids = blocky(3, 64, 48, 4, 10)
     z = torch.randn(3, 5)
     seg = _encode(ids, 4)
-    full = torch.cat([z[:, :, None, None].expand(3, 5, 48, 40), seg], 1)
+    full = torch.cat([z[:, :, None, None].expand(3, 5, 64, 48), seg], 1)
     codes = LabelCodes.of(seg, 4).with_prefix(z)
     convs = _norm_convs(full.shape[1], 8, 6, 3, 3, "zeros", "reflect")
     mine = label_feature(*convs, codes)
@@ -149,7 +149,7 @@ def test_label_feature_with_a_per_image_prefix():
 
 
 def test_label_feature_declines_what_the_convs_must_do():
-    ids = blocky(1, 64, 64, 4, 8)
+    ids = blocky(1, 128, 128, 4, 16)
     seg = _encode(ids, 4)
     convs = _norm_convs(4, 8, 6, 3, 3, "zeros", "zeros")
     codes = LabelCodes.of(seg, 4)
@@ -159,10 +159,10 @@ def test_label_feature_declines_what_the_convs_must_do():
     assert label_feature(*convs, codes) is None
     handle.remove()
     # small maps: the convs are cheaper
-    small = LabelCodes.of(_encode(blocky(1, 16, 16, 4, 4), 4), 4)
+    small = LabelCodes.of(_encode(blocky(1, 32, 32, 4, 8), 4), 4)
     assert label_feature(*convs, small) is None
     # most squares distinct: the lookup saves too little
-    noisy = LabelCodes.of(_encode(torch.randint(0, 4, (1, 64, 64)), 4), 4)
+    noisy = LabelCodes.of(_encode(torch.randint(0, 4, (1, 128, 128)), 4), 4)
     assert label_feature(*convs, noisy) is None
     # soft labels are not codes
     soft = seg.clone()

@@ -354,6 +354,28 @@ def test_spectral_conv_divides_the_output_without_gradients_too():
         assert torch.equal(conv.weight_u, twin.weight_u) and torch.equal(conv.weight_v, twin.weight_v)
 
 
+def test_parameter_cached_follows_in_place_changes_that_keep_the_version():
+    """torch's fused Adam changes parameters in place without bumping their version counter:
+    the cache compares values, so a changed parameter is seen; with gradients on it computes."""
+    from vasis.models.layers import parameter_cached
+    owner = torch.nn.Linear(3, 2)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return owner.weight.sum().item()
+    with torch.no_grad():
+        first = parameter_cached(owner, "s", [owner.weight], compute)
+        assert parameter_cached(owner, "s", [owner.weight], compute) == first and len(calls) == 1
+    owner.weight.grad = torch.ones_like(owner.weight)
+    torch.optim.Adam(owner.parameters(), lr=0.1, fused=True).step()   # (torch 2.14: no bump)
+    with torch.no_grad():
+        assert parameter_cached(owner, "s", [owner.weight], compute) != first
+    assert len(calls) == 2
+    parameter_cached(owner, "s", [owner.weight], compute)                        # gradients on
+    assert len(calls) == 3
+
+
 def test_spectral_conv_runs_the_module_where_the_hook_path_must_stay():
     """A small weight, another hook on the conv, or spectral_norm_on_weight: the module call
     runs."""

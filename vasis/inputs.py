@@ -34,11 +34,13 @@ def check_label_ids(label: torch.Tensor, space: LabelSpace, source: str = "label
 
 
 def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor | None = None,
-                  with_instance: bool | None = None) -> torch.Tensor:
+                  with_instance: bool | None = None, return_ids: bool = False):
     """(N, H, W) integer ids -> (N, C, H, W) float input: one-hot, don't-care, instance edges.
 
     Without an instance map the edge channel (where the label space has one) is all zero,
     i.e. no instance boundaries. ``with_instance=False`` drops the channel (OASIS input).
+    ``return_ids``: also return the (N, H, W) channel of each pixel's 1 (the class id, the
+    don't-care channel for don't-care pixels): the one-hot part's argmax.
     """
     if label.dim() == 4 and label.shape[1] == 1:
         label = label[:, 0]
@@ -53,7 +55,7 @@ def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor
     onehot.scatter_(1, ids.unsqueeze(1), 1.0)
     use_instance = space.instance if with_instance is None else with_instance
     if not use_instance:
-        return onehot
+        return (onehot, ids) if return_ids else onehot
     if instance is None:
         edges = torch.zeros_like(onehot[:, :1])
     else:
@@ -63,4 +65,5 @@ def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor
             raise UserError(f"instance map shape {tuple(instance.shape)} differs from label map "
                              f"shape {tuple(label.shape)}")
         edges = instance_edges(instance.to(ids.device))
-    return torch.cat([onehot, edges], 1)
+    out = torch.cat([onehot, edges], 1)
+    return (out, ids) if return_ids else out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import conv2d, conv_forward
+from .layers import conv2d, conv_forward, has_foreign_hooks, resize_nearest
 from .norms import ConditionalNorm
 
 
@@ -46,6 +46,14 @@ class ConditionalResBlock(nn.Module):
     def actvn(self, x):
         return self.activ(x) if self.activ is not None else F.leaky_relu(x, 2e-1)
 
+    def _activated(self, norm, x, *conditioning):
+        """``actvn(norm(x, ...))``, in place on the norm's new output where no hook sees it (on
+        the norm or the activation module): one full-size buffer less."""
+        out = norm(x, *conditioning)
+        if has_foreign_hooks(norm) or (self.activ is not None and has_foreign_hooks(self.activ)):
+            return self.actvn(out)
+        return F.leaky_relu_(out, 2e-1)
+
     def _conv(self, conv, x):
         x = conv_forward(conv, x)
         if not self.pad_after_conv:
@@ -61,12 +69,14 @@ class ConditionalResBlock(nn.Module):
         size), shared by the three norms, if known."""
         # one resize for the block's three norms, not one each
         seg, classes, codes = self.norm_0.conditioning(seg, classes, x.shape[2:], codes)
-        if relative is not None and relative.shape[2:] != x.shape[2:]:
-            relative = F.interpolate(relative, size=x.shape[2:], mode="nearest")
+        if relative is not None:
+            relative = resize_nearest(relative, x.shape[2:])
         if self.learned_shortcut:
             x_s = conv_forward(self.conv_s, self.norm_s(x, seg, relative, classes, codes))
         else:
             x_s = x
-        dx = self._conv(self.conv_0, self.actvn(self.norm_0(x, seg, relative, classes, codes)))
-        dx = self._conv(self.conv_1, self.actvn(self.norm_1(dx, seg, relative, classes, codes)))
-        return x_s + dx
+        conditioning = (seg, relative, classes, codes)
+        dx = self._conv(self.conv_0, self._activated(self.norm_0, x, *conditioning))
+        dx = self._conv(self.conv_1, self._activated(self.norm_1, dx, *conditioning))
+        # dx is conv_1's new output: added to in place unless a hook on conv_1 holds it
+        return x_s + dx if has_foreign_hooks(self.conv_1) else dx.add_(x_s)

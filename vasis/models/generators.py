@@ -17,7 +17,7 @@ from ..relative_position import relative_position_code
 from . import label_patches
 from .blocks import ConditionalResBlock
 from .label_patches import LabelCodes
-from .layers import conv2d
+from .layers import conv2d, resize_nearest
 from .norms import class_ids
 from ..errors import UserError
 
@@ -42,6 +42,11 @@ class _Generator(nn.Module):
 
     def prepare_input(self, seg: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
         """Check ``seg`` and turn an integer (N, H, W) label map into the one-hot input."""
+        return self.encode(seg, instance)[0]
+
+    def encode(self, seg: torch.Tensor, instance: torch.Tensor | None = None):
+        """(:meth:`prepare_input`'s one-hot input, the class ids it was encoded from - None
+        for a float input)."""
         h, w = self.cfg.height, self.cfg.width
         given = tuple(seg.shape)
         if not seg.dtype.is_floating_point:
@@ -52,7 +57,8 @@ class _Generator(nn.Module):
                     f"{type(self).__name__} for {self.cfg.dataset} takes integer label maps of "
                     f"shape (N, {h}, {w}); got {given} ({seg.dtype}). Build the generator with "
                     f"height/width of your maps or resize them (nearest).")
-            return encode_labels(ids, self.space, instance, with_instance=self._takes_instance)
+            return encode_labels(ids, self.space, instance, with_instance=self._takes_instance,
+                                 return_ids=True)
         expected = (self.label_input_nc, h, w)
         if seg.dim() == 3 or (seg.dim() == 4 and seg.shape[1] == 1 and expected[0] != 1):
             raise UserError(
@@ -67,7 +73,7 @@ class _Generator(nn.Module):
                 f"{' + instance edges' if self._takes_instance else ''}) or an integer "
                 f"(N, {h}, {w}) label map; got {given} ({seg.dtype}). "
                 f"Build the generator with height/width of your maps or resize them.")
-        return seg
+        return seg, None
 
     @property
     def _takes_instance(self) -> bool:
@@ -77,17 +83,19 @@ class _Generator(nn.Module):
         """(N, H, W) class ids of the label input."""
         return class_ids(seg, slice(0, self.space.semantic_nc))
 
-    def conditioning(self, seg: torch.Tensor):
-        """(class ids, label codes) of the label input, once per forward for every norm (the
-        blocks resize them, nearest, to their resolutions): the ids where the norms read them
-        (CLADE tables, semantic noise), else None; the codes
-        (:class:`~vasis.models.label_patches.LabelCodes`) where SPADE norms may run their label
-        branch once per distinct label square, else None."""
+    def conditioning(self, seg: torch.Tensor, ids: torch.Tensor | None = None):
+        """(class ids, label codes) of the label input ``seg`` (encoded from the class ids
+        ``ids``, if given), once per forward for every norm (the blocks resize them, nearest,
+        to their resolutions): the ids where the norms read them (CLADE tables, semantic
+        noise), else None; the codes (:class:`~vasis.models.label_patches.LabelCodes`) where
+        SPADE norms may run their label branch once per distinct label square, else None."""
         patches = self.cfg.norm.modulation == "spade" and label_patches.active(seg)
-        codes = LabelCodes.of(seg, self.space.semantic_nc) if patches else None
+        codes = LabelCodes.of(seg, self.space.semantic_nc, ids) if patches else None
         if not self.cfg.norm.reads_classes:
             return None, codes
-        return (self.class_map(seg) if codes is None else codes.classes), codes
+        if codes is not None:
+            return codes.classes, codes
+        return (self.class_map(seg) if ids is None else ids), codes
 
     def relative_map(self, seg: torch.Tensor) -> torch.Tensor:
         """CLADE's ICPE map of each label map of the batch, computed on the fly: (N, 2, H, W)."""
@@ -150,11 +158,11 @@ class SPADEGenerator(_Generator):
 
     def forward(self, seg: torch.Tensor, relative: torch.Tensor | None = None,
                 instance: torch.Tensor | None = None) -> torch.Tensor:
-        seg = self.prepare_input(seg, instance)
+        seg, ids = self.encode(seg, instance)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
-        classes, codes = self.conditioning(seg)
-        x = self.fc(F.interpolate(seg, size=(self.sh, self.sw)))
+        classes, codes = self.conditioning(seg, ids)
+        x = self.fc(resize_nearest(seg, (self.sh, self.sw)))
         for name, up in self._plan:
             if up:
                 x = self.up(x)
@@ -195,10 +203,10 @@ class OASISGenerator(_Generator):
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None,
                 relative: torch.Tensor | None = None) -> torch.Tensor:
-        seg = self.prepare_input(seg)
+        seg, ids = self.encode(seg)
         if self.uses_relative and relative is None:
             relative = self.relative_map(seg)
-        classes, codes = self.conditioning(seg)
+        classes, codes = self.conditioning(seg, ids)
         if self.cfg.use_3d_noise:
             n, _, h, w = seg.shape
             if z is None:
@@ -211,7 +219,7 @@ class OASISGenerator(_Generator):
         elif z is not None:
             raise UserError("this OASIS generator was built without 3D noise (use_3d_noise=False); "
                              "do not pass z")
-        x = self.fc(F.interpolate(seg, size=(self.init_h, self.init_w)))
+        x = self.fc(resize_nearest(seg, (self.init_h, self.init_w)))
         for i, block in enumerate(self.body):
             if i:
                 x = self.up(x)

@@ -44,7 +44,7 @@ from .layers import has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
 # Below this many pixels (batch x height x width) the convs cost less than finding the
 # windows; above this share of distinct squares the lookup saves too little.
 # (benchmarks/bench_label_patches.py measures both sides.)
-MIN_PIXELS = 4096
+MIN_PIXELS = 8192
 MAX_SHARE = 0.5
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _KEY_LIMIT = 2 ** 62   # keys are int64 products of window digits
@@ -86,10 +86,10 @@ class Windows:
 
     @functools.cached_property
     def tap_rows(self) -> torch.Tensor:
-        """(U * k * k,): row ``value * k * k + tap`` of each window's entry at each tap (a
+        """(U, k * k): row ``value * k * k + tap`` of each window's entry at each tap (of a
         table with one row per value and tap)."""
         taps = self.values.shape[1]
-        return (self.values * taps + torch.arange(taps, device=self.values.device)).reshape(-1)
+        return self.values * taps + torch.arange(taps, device=self.values.device)
 
 
 _NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
@@ -113,8 +113,12 @@ def padded(ids, p: int, mode: str, sentinel: int):
     if p == 0:
         return ids
     if isinstance(ids, np.ndarray):
-        extra = {"constant_values": sentinel} if mode == "zeros" else {}
-        return np.pad(ids, ((0, 0), (p, p), (p, p)), mode=_NUMPY_MODES[mode], **extra)
+        if mode != "zeros":
+            return np.pad(ids, ((0, 0), (p, p), (p, p)), mode=_NUMPY_MODES[mode])
+        n, h, w = ids.shape
+        out = np.full((n, h + 2 * p, w + 2 * p), sentinel, dtype=ids.dtype)
+        out[:, p:-p, p:-p] = ids
+        return out
     if mode == "zeros":
         return F.pad(ids, (p, p, p, p), value=sentinel)
     _, h, w = ids.shape
@@ -123,18 +127,36 @@ def padded(ids, p: int, mode: str, sentinel: int):
     return ids[:, rows[:, None], cols[None, :]]
 
 
-def _unique(key):
-    """(sorted distinct values, the index of each entry's value among them) of an integer
-    array. On the CPU through numpy, whose sort is several times faster than torch's there
-    (AVX-512 / AVX2 sorting networks) and whose small-array calls cost less."""
+def _unique_inverse(key):
+    """(the index of each entry of an integer array among its sorted distinct values - the
+    inverse of ``torch.unique`` -, their count, the flat position of one entry of each).
+
+    On the CPU through numpy, whose sort is several times faster than torch's there (AVX-512 /
+    AVX2 sorting networks) and whose small-array calls cost less; label maps come in runs of
+    equal keys along the rows, so only each run's first entry is sorted."""
     if not isinstance(key, np.ndarray):
-        return torch.unique(key, return_inverse=True)
-    values = np.sort(key, axis=None)
+        inverse = torch.unique(key, return_inverse=True)[1]
+        flat = inverse.reshape(-1)
+        count = int(flat.max()) + 1
+        first = torch.empty(count, dtype=torch.long, device=flat.device)
+        first[flat] = torch.arange(flat.numel(), device=flat.device)
+        return inverse, count, first
+    flat = key.reshape(-1)
+    new_run = np.empty(flat.shape, dtype=bool)
+    new_run[:1] = True
+    np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    run_keys = flat[starts]
+    values = np.sort(run_keys)
     keep = np.empty(values.shape, dtype=bool)
     keep[:1] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     values = values[keep]
-    return values, np.searchsorted(values, key)
+    run_ids = np.searchsorted(values, run_keys)
+    first = np.empty(len(values), dtype=np.int64)
+    first[run_ids] = starts
+    inverse = np.repeat(run_ids, np.diff(starts, append=flat.size)).reshape(key.shape)
+    return inverse, len(values), first
 
 
 def _row_keys(grid, k: int, w: int, radix: int):
@@ -153,38 +175,34 @@ def _column_keys(pieces, k: int, h: int, radix: int):
     return key
 
 
-def _digits(keys, radix: int, k: int):
-    """(U, k): the base-``radix`` digits of ``keys`` (U,), most significant first."""
-    powers = [radix ** (k - 1 - i) for i in range(k)]
-    powers = np.array(powers) if isinstance(keys, np.ndarray) else \
-        torch.tensor(powers, device=keys.device)
-    return (keys[:, None] // powers) % radix
-
-
 def distinct_windows(grid, k: int) -> Windows | None:
     """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1): non-negative ints, a
     tensor or (CPU path) a numpy array.
 
     A window is one int64 key (its entries as digits, row-major); when k * k digits do not
-    fit, the k-wide row pieces are numbered first and the key is k of those numbers. The
-    windows' entries are read back from the keys' digits. None if even that does not fit
-    (ids beyond a million): the caller runs its convs."""
-    _, hp, wp = grid.shape
+    fit, the k-wide row pieces are numbered first and the key is k of those numbers. Each
+    distinct window's entries are read off ``grid`` at one of its pixels. None if even the
+    pieces do not fit (ids beyond a million): the caller runs its convs."""
+    n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
     radix = int(grid.max()) + 1
     if radix ** (k * k) < _KEY_LIMIT:
-        keys, inverse = _unique(_column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k))
-        values = _digits(keys, radix, k * k)
+        key = _column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k)
     elif radix ** k < _KEY_LIMIT:
-        pieces, piece_ids = _unique(_row_keys(grid, k, w, radix))
-        if len(pieces) ** k >= _KEY_LIMIT:
+        piece_ids, pieces, _ = _unique_inverse(_row_keys(grid, k, w, radix))
+        if pieces ** k >= _KEY_LIMIT:
             return None
-        keys, inverse = _unique(_column_keys(piece_ids, k, h, len(pieces)))
-        values = _digits(pieces[_digits(keys, len(pieces), k)].reshape(-1), radix, k)
-        values = values.reshape(len(keys), k * k)
+        key = _column_keys(piece_ids, k, h, pieces)
     else:
         return None
-    if isinstance(inverse, np.ndarray):
+    inverse, count, first = _unique_inverse(key)
+    # each window's entries at the k * k taps, read at one of its pixels (any: all are equal)
+    corner = first // (h * w) * (hp * wp) + first % (h * w) // w * wp + first % w
+    numpy = isinstance(inverse, np.ndarray)
+    taps = np.arange(k) if numpy else torch.arange(k, device=grid.device)
+    offsets = (taps[:, None] * wp + taps[None, :]).reshape(-1)
+    values = grid.reshape(-1)[corner[:, None] + offsets]
+    if numpy:
         inverse, values = torch.from_numpy(inverse), torch.from_numpy(values)
     return Windows(inverse, values)
 
@@ -203,19 +221,24 @@ class LabelCodes:
         self._windows: dict = {}
 
     @classmethod
-    def of(cls, seg: torch.Tensor, n_classes: int) -> "LabelCodes | None":
+    def of(cls, seg: torch.Tensor, n_classes: int,
+           classes: torch.Tensor | None = None) -> "LabelCodes | None":
         """The codes of a label input laid out as the generators take it: ``n_classes``
-        one-hot channels first, then binary channels (SPADE's instance edges). None when the
-        map is not so laid out (soft labels, any other float input): the norms then run their
-        convs. ``classes`` holds the class ids (the one-hot part's argmax)."""
-        classes = onehot_ids(seg[:, :n_classes])
+        one-hot channels first, then binary channels (SPADE's instance edges). ``classes``:
+        the class ids ``seg`` was encoded from, if the caller encoded it (nothing to check
+        then); else the map is checked, and None returned when it is not so laid out (soft
+        labels, any other float input): the norms then run their convs. The codes keep the
+        class ids (``classes``)."""
+        checked = classes is None
+        if checked:
+            classes = onehot_ids(seg[:, :n_classes])
         n_bits = seg.shape[1] - n_classes
         if classes is None or n_bits > 4:
             return None
         codes = classes
         for i in range(n_bits):
             bit = seg[:, n_classes + i]
-            if not bool(((bit == 0) | (bit == 1)).all()):
+            if checked and not bool(((bit == 0) | (bit == 1)).all()):
                 return None
             codes = codes + (bit.long() << i) * n_classes
         # rows: every class with every combination of the bits, in code order
@@ -268,6 +291,22 @@ def _same_conv(conv: nn.Module) -> bool:
             and conv.padding == (k // 2, k // 2) and conv.padding_mode in PADDING_MODES)
 
 
+def _stacked(conv_g: nn.Conv2d, conv_b: nn.Conv2d, one_plus_gamma: bool):
+    """(both convs' weights as one (Cg + Cb, k2 * k2 * hidden) matrix, tap-major like the
+    windows' rows; their biases as a column, + 1 on gamma's with ``one_plus_gamma``)."""
+    stacked = torch.cat([conv_g.weight, conv_b.weight])     # (Cg + Cb, hidden, k2, k2)
+    stacked = stacked.permute(0, 2, 3, 1).reshape(stacked.shape[0], -1)
+    if conv_g.bias is None:
+        bias = None
+        if one_plus_gamma:
+            bias = torch.cat([torch.ones_like(conv_g.weight[:, 0, 0, 0]),
+                              torch.zeros_like(conv_b.weight[:, 0, 0, 0])])[:, None]
+    else:
+        bias_g = conv_g.bias + 1 if one_plus_gamma else conv_g.bias
+        bias = torch.cat([bias_g, conv_b.bias])[:, None]
+    return stacked, bias
+
+
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
                   codes: LabelCodes, one_plus_gamma: bool = False):
     """``conv_g(shared(seg)), conv_b(shared(seg))`` per distinct square of ``codes`` (the codes
@@ -298,8 +337,7 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     hidden, channels = weight.shape[:2]
     vectors = F.pad(codes.vectors, (0, 0, 0, 1))             # + the zero vector of the padding
     per_tap = vectors @ weight.permute(1, 2, 3, 0).reshape(channels, -1)
-    pre = per_tap.view(-1, hidden).index_select(0, first.tap_rows).view(first.count, -1, hidden)
-    pre = pre.sum(1)
+    pre = F.embedding_bag(first.tap_rows, per_tap.view(-1, hidden), mode="sum")
     if conv_s.bias is not None:
         pre = pre + conv_s.bias
     actv = F.pad(F.relu(pre), (0, 0, 0, 1))                  # + the zero row of mlp_gamma's pad
@@ -307,14 +345,7 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     # gamma and beta per distinct k2 x k2 window of those windows: one matrix product, its
     # rows the output channels (what the lookup gathers from)
     patches = actv.index_select(0, second.values.reshape(-1)).view(second.count, -1)
-    stacked = torch.cat([conv_g.weight, conv_b.weight])     # (Cg + Cb, hidden, k2, k2)
-    stacked = stacked.permute(0, 2, 3, 1).reshape(stacked.shape[0], -1)
-    if conv_g.bias is None:
-        columns = stacked @ patches.t()
-        if one_plus_gamma:
-            columns = torch.cat([1 + columns[:conv_g.out_channels], columns[conv_g.out_channels:]])
-    else:
-        bias_g = conv_g.bias + 1 if one_plus_gamma else conv_g.bias
-        columns = torch.addmm(torch.cat([bias_g, conv_b.bias])[:, None], stacked, patches.t())
+    stacked, bias = _stacked(conv_g, conv_b, one_plus_gamma)
+    columns = stacked @ patches.t() if bias is None else torch.addmm(bias, stacked, patches.t())
     maps = lookup_columns(columns, second.inverse)
     return maps.split([conv_g.out_channels, conv_b.out_channels], 1)

@@ -66,11 +66,27 @@ def padded_input(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple]
     return F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode), (0, 0)
 
 
+def resize_nearest(maps: torch.Tensor, size) -> torch.Tensor:
+    """``maps`` (..., H, W) resized (nearest) to ``size``: ``F.interpolate(mode='nearest')``,
+    or, where ``size`` divides the map, the strided view of every f-th pixel - exactly what
+    nearest picks then (source index = output index * f) - without the call."""
+    h, w = maps.shape[-2:]
+    out_h, out_w = size
+    if (out_h, out_w) == (h, w):
+        return maps
+    if h % out_h == 0 and w % out_w == 0:
+        return maps[..., ::h // out_h, ::w // out_w]
+    return F.interpolate(maps, size=size, mode="nearest")
+
+
 def resize_ids(ids: torch.Tensor, size) -> torch.Tensor:
     """An integer (N, H, W) map resized (nearest) to ``size``: exactly the ids of the map they
     were taken from (class ids: the argmax of a one-hot map) resized alike, since nearest picks
     the same source pixel for every channel; one channel is resized instead of all. Ids stay
     exact in float32 (below 2**24)."""
+    h, w = ids.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0:
+        return resize_nearest(ids, size)
     return F.interpolate(ids[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
@@ -106,6 +122,31 @@ def lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     official ``F.embedding(ids, table).permute(0, 3, 1, 2)``: the same floats, contiguous)."""
     return lookup_columns(table.t().contiguous(), ids)
 
+def parameter_cached(owner: nn.Module, name: str, tensors, compute):
+    """``compute()``, kept on ``owner`` and reused while gradients are off for as long as
+    ``tensors`` (every parameter and buffer it reads) hold the same values.
+
+    For values of the parameters alone that generation and evaluation would compute again in
+    every forward (the position code's factors). The values are compared in full at each
+    call: optimisers change parameters in place, and torch's fused Adam does so without
+    bumping their version counters, so only the values tell. Hence only for small inputs
+    whose function costs more than comparing them, on the CPU (a comparison on a GPU waits
+    for it); with gradients on (training), under autocast or elsewhere, it is computed every
+    time."""
+    if torch.is_grad_enabled() or any(t.device.type != "cpu" or torch.is_autocast_enabled("cpu")
+                                      for t in tensors):
+        return compute()
+    store = owner.__dict__.setdefault("_parameter_cache", {})
+    hit = store.get(name)
+    if hit is not None and len(hit[0]) == len(tensors) and all(
+            a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+            for a, b in zip(hit[0], tensors)):
+        return hit[1]
+    value = compute()
+    store[name] = ([t.detach().clone() for t in tensors], value)
+    return value
+
+
 def _spectral_hook(conv: nn.Module) -> SpectralNorm | None:
     """torch's spectral-norm pre-hook of a plain conv when it is the conv's only hook."""
     if type(conv) is not nn.Conv2d or has_foreign_hooks(conv, own_pre_hooks=1):
@@ -137,13 +178,14 @@ def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     computes ``conv(x, W) / sigma + b`` instead of ``conv(x, W / sigma) + b``.
 
     The same maths (a conv is linear in its weight). torch's hook divides the whole weight by
-    sigma in every forward (and, with gradients, differentiates that division in the backward:
-    a few passes over the weight: grad / sigma, grad * W, their sum); for the wide
+    sigma in every forward and, with gradients, differentiates that division in the backward
+    (a few passes over the weight: grad / sigma, grad * W, their sum); for the wide
     low-resolution blocks (SPADE's 16 ngf convs hold 9 * (16 ngf)^2 weights against outputs of
-    a few hundred pixels) those passes cost as much as the conv. Dividing the output instead
-    touches only the output. sigma is the hook's (the same power iteration in train mode, the
-    stored vectors in eval mode); the result differs from the hook's at float rounding
-    (tests/test_models.py). Inside :func:`spectral_norm_on_weight` the module call runs."""
+    a few hundred pixels) those passes cost as much as the conv. Dividing the output touches
+    only the output (in place without gradients). sigma is the hook's (the same power iteration
+    in train mode, the stored vectors in eval mode); the result differs from the hook's at
+    float rounding (tests/test_models.py). Inside :func:`spectral_norm_on_weight` the module
+    call runs."""
     hook = _spectral_hook(conv) if _SIGMA_ON_OUTPUT[-1] else None
     if hook is None or torch.is_autocast_enabled(x.device.type):
         return conv(x)
@@ -189,6 +231,16 @@ class SynchronizedBatchNorm2d(nn.BatchNorm2d):
     the official sync BN, so the papers' MACs (SPADE 281.64 GMac on Cityscapes, not 281.72)
     leave it out, while ``batch`` (a plain ``nn.BatchNorm2d`` there too) is counted.
     """
+
+
+def run_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)``; a BatchNorm in eval mode (and not hooked) as ``F.batch_norm`` on its running
+    statistics: what its forward computes there, without the module call's Python."""
+    if isinstance(norm, nn.BatchNorm2d) and not norm.training and norm.running_mean is not None \
+            and not has_foreign_hooks(norm):
+        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                            False, 0.0, norm.eps)
+    return norm(x)
 
 
 def param_free_norm(kind: str, channels: int) -> nn.Module:

@@ -20,7 +20,7 @@ from ..config import NormConfig
 from . import label_patches
 from .label_patches import LabelCodes
 from .layers import (conv2d, has_foreign_hooks, lookup, onehot_ids, padded_input,
-                     param_free_norm, resize_ids)
+                     param_free_norm, parameter_cached, resize_ids, resize_nearest, run_norm)
 
 
 def absolute_position_grid(height: int, width: int) -> torch.Tensor:
@@ -106,9 +106,23 @@ def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
             not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
         return conv_g(actv), conv_b(actv)
     actv, padding = padded_input(conv_g, actv)
-    out = _StackedConv.apply(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
-                             conv_g.stride, padding, conv_g.dilation, conv_g.groups)
+    if torch.is_grad_enabled():
+        out = _StackedConv.apply(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
+                                 conv_g.stride, padding, conv_g.dilation, conv_g.groups)
+    else:   # no backward to shape: the stacked conv as it is
+        bias = None if conv_g.bias is None else torch.cat([conv_g.bias, conv_b.bias])
+        out = F.conv2d(actv, torch.cat([conv_g.weight, conv_b.weight]), bias, conv_g.stride,
+                       padding, conv_g.dilation, conv_g.groups)
     return out.split([conv_g.out_channels, conv_b.out_channels], 1)
+
+
+def _modulate(beta: torch.Tensor, normalized: torch.Tensor, scale: torch.Tensor):
+    """``normalized * scale + beta`` as one fused multiply-add (``addcmul``: float rounding
+    differs from a multiply then an add). Without gradients into ``beta``'s own buffer (a new
+    map of the label feature; no full-size buffer more)."""
+    if torch.is_grad_enabled() or beta.shape != normalized.shape or not beta.is_contiguous():
+        return torch.addcmul(beta, normalized, scale)
+    return beta.addcmul_(normalized, scale)
 
 
 class ConditionalNorm(nn.Module):
@@ -191,7 +205,7 @@ class ConditionalNorm(nn.Module):
         :class:`~vasis.models.label_patches.LabelCodes`, if given) resized alike; the class
         ids computed from ``seg`` when this norm needs them and none were given."""
         if seg.shape[2:] != size:
-            seg = F.interpolate(seg, size=size, mode="nearest")
+            seg = resize_nearest(seg, size)
             if classes is not None:
                 classes = resize_ids(classes, size)
             if codes is not None:
@@ -232,11 +246,29 @@ class ConditionalNorm(nn.Module):
         if "relative" in self.cfg.position:
             if relative is None:
                 raise ValueError("this norm has a relative position code but got no relative map")
-            rel = relative if relative.shape[2:] == size else \
-                F.interpolate(relative, size=size, mode="nearest")
+            rel = resize_nearest(relative, size)
             g_parts.append(rel)
             b_parts.append(rel)
         return torch.cat(g_parts, 1), torch.cat(b_parts, 1)
+
+    def _position_factors(self, relative: torch.Tensor | None, size):
+        """(1 + conv_pos_gamma(pos), 1 + conv_pos_beta(pos)), the position code's modulation
+        of the label feature, or None without a position code. Absolute and learnable codes
+        depend on the parameters only, so generation and evaluation reuse them while those are
+        unchanged (:func:`~vasis.models.layers.parameter_cached`)."""
+        if not self.cfg.position:
+            return None
+
+        def compute():
+            pos_g, pos_b = self._position_inputs(relative, size)
+            return 1 + self.conv_pos_gamma(pos_g), 1 + self.conv_pos_beta(pos_b)
+        convs = (self.conv_pos_gamma, self.conv_pos_beta)
+        if "relative" in self.cfg.position or any(has_foreign_hooks(c) for c in convs):
+            return compute()
+        tensors = [p for c in convs for p in c.parameters()]
+        tensors += [getattr(self, n) for n in ("pos_absolute", "gamma_pos_learn", "beta_pos_learn")
+                    if hasattr(self, n)]
+        return parameter_cached(self, f"position{tuple(size)}", tensors, compute)
 
     def _noise(self, classes: torch.Tensor, like: torch.Tensor):
         shape = (like.shape[0], self.noise_nc, *like.shape[2:])
@@ -260,19 +292,19 @@ class ConditionalNorm(nn.Module):
         ``seg`` (at seg's size), if the caller has it (else computed here when needed);
         ``codes``: ``seg`` as :class:`~vasis.models.label_patches.LabelCodes`, if the caller
         has them (SPADE's label branch then runs once per distinct label square)."""
-        normalized = self.param_free_norm(x)
+        normalized = run_norm(self.param_free_norm, x)
         seg, classes, codes = self.conditioning(seg, classes, x.shape[2:], codes)
         spade = self.cfg.modulation == "spade"
         # SPADE's scale 1 + gamma straight from the label feature when nothing else adds to it
         plain = spade and not self.cfg.position and self.cfg.noise == "none"
         gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain)
         if plain:
-            return torch.addcmul(beta, normalized, gamma)
+            return _modulate(beta, normalized, gamma)
 
-        pos = self._position_inputs(relative, x.shape[2:])
-        if pos is not None:
-            gamma = gamma * (1 + self.conv_pos_gamma(pos[0]))
-            beta = beta * (1 + self.conv_pos_beta(pos[1]))
+        factors = self._position_factors(relative, x.shape[2:])
+        if factors is not None:
+            gamma = gamma * factors[0]
+            beta = beta * factors[1]
 
         if self.cfg.noise != "none":
             g_noise, b_noise = self._noise(classes, x)
@@ -284,8 +316,8 @@ class ConditionalNorm(nn.Module):
                 beta = (beta + b_noise) / 2
 
         if spade:
-            return torch.addcmul(beta, normalized, 1 + gamma)
-        out = torch.addcmul(beta, normalized, gamma)
+            return _modulate(beta, normalized, 1 + gamma)
+        out = _modulate(beta, normalized, gamma)
         if self.instance_channel is not None:
             edge = seg[:, self.instance_channel:self.instance_channel + 1]
             out = torch.cat([out, self.inst_conv(edge)], 1)
