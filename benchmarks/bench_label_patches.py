@@ -10,8 +10,8 @@ sample when ``../shared`` is beside the checkout - at each resolution a generato
   operations: three convs, the gamma / beta pair stacked), median ms, one thread, and their ratio.
 
 The widths are the scenes preset's (hidden 16, a norm of 16 channels) and the papers' (hidden
-128, 64 channels). The thresholds in ``label_patches`` (``MIN_PIXELS``, ``MAX_SHARE``) come from
-these rows: below them the convs are as fast or faster.
+128, 64 channels). 'used' says whether a generator's norm takes the per-square path there (the
+cost rule of ``label_patches``: ``MIN_CONV_MACS``, ``LOOKUP_MACS``, set from these rows).
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_label_patches.py [--repeats 20]``.
 """
@@ -83,8 +83,8 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, one thread, median of {args.repeats}; 'distinct' = share "
           f"of pixels with a distinct 5x5 label square; ms for one norm's gamma and beta")
     print(f"{'maps':<24}{'size':>9}{'distinct':>10}  " +
-          "".join(f"{w:>38}" for w in WIDTHS))
-    print(f"{'':<24}{'':>9}{'':>10}  " + "".join(f"{'squares':>14}{'convs':>12}{'ratio':>12}"
+          "".join(f"{w:>33}" for w in WIDTHS))
+    print(f"{'':<24}{'':>9}{'':>10}  " + "".join(f"{'squares':>10}{'convs':>9}{'ratio':>8}{'used':>6}"
                                                   for _ in WIDTHS))
     with torch.no_grad():
         for name, (label, classes) in maps().items():
@@ -102,16 +102,12 @@ def main(argv=None) -> int:
 
                     def squares():   # the windows are found anew, as in a forward
                         fresh = LabelCodes(codes.codes, codes.vectors)
-                        saved = label_patches.MIN_PIXELS, label_patches.MAX_SHARE
-                        label_patches.MIN_PIXELS, label_patches.MAX_SHARE = 0, 1.0
-                        try:
-                            return label_patches.label_feature(*convs, fresh)
-                        finally:
-                            label_patches.MIN_PIXELS, label_patches.MAX_SHARE = saved
+                        return label_patches.label_feature(*convs, fresh, cost_rule=False)
+                    used = label_patches.label_feature(*convs, codes) is not None
                     t_sq = median_ms(squares, args.repeats)
                     t_conv = median_ms(lambda: _gamma_beta(convs[1], convs[2], convs[0](small)),
                                        args.repeats)
-                    line += f"{t_sq:>14.2f}{t_conv:>12.2f}{t_conv / t_sq:>12.2f}"
+                    line += f"{t_sq:>10.2f}{t_conv:>9.2f}{t_conv / t_sq:>8.2f}{'yes' if used else 'no':>6}"
                 print(line, flush=True)
     return 0
 

@@ -27,8 +27,10 @@ Settings (``--setting``):
   preset with ngf 8, batch 4 (the scenes recipe), SPADE and VA-SPADE.
 
 CUDA (``--device cuda``): the suite only, at the paper's resolutions (Cityscapes 256x512,
-ADE20K and COCO-Stuff 256x256, batch 1), each model in four variants - fp32, ``amp`` (fp16
-autocast + GradScaler), ``channels_last``, ``compile`` (torch.compile of G and D) - printing
+ADE20K and COCO-Stuff 256x256, batch 1), each model in five variants - fp32, ``amp`` (fp16
+autocast + GradScaler), ``channels_last``, ``compile`` (torch.compile of G and D),
+``label_patches`` (SPADE's label branch per distinct label square, which is on by default on
+the CPU only: ``vasis.models.label_patches.using``) - printing
 it/s and peak allocated memory (``torch.cuda.max_memory_allocated``) as a table and writing
 ``--json``. ``--budget-s`` (default 280) stops starting new cases once spent, so the command
 stays within 5 minutes; skipped cases are listed.
@@ -63,6 +65,7 @@ from official_reference import label_maps, official_options  # noqa: E402
 from vasis.losses import (loss_config, oasis_discriminator_losses,  # noqa: E402
                           oasis_dontcare_channel, oasis_generator_losses,
                           spade_discriminator_losses, spade_generator_losses)
+from vasis.models import label_patches  # noqa: E402
 from vasis.models.layers import spectral_norm_on_weight  # noqa: E402
 from vasis.presets import build_discriminator, build_generator  # noqa: E402
 from vasis.train.distributed import DistEnv  # noqa: E402
@@ -378,7 +381,9 @@ def run_cpu(args) -> int:
 # ------------------------------------------------------------------------------ CUDA report
 CUDA_CASES = (("cityscapes", 256, 512), ("ade20k", 256, 256), ("coco-stuff", 256, 256))
 VARIANTS = {"fp32": {}, "amp": {"amp": True}, "channels_last": {"channels_last": True},
-            "compile": {"compile": True}}
+            "compile": {"compile": True},
+            # SPADE's label branch per distinct label square, on by default on the CPU only
+            "label_patches": {"label_patches": True}}
 
 
 def _sync(dev):
@@ -390,6 +395,13 @@ def _cuda_case(model, dataset, h, w, options, warmup, iters, device="cuda", g_ov
                d_over=None):
     """(it/s, peak MiB) of ``iters`` suite iterations after ``warmup``; ``device``, ``g_over``
     and ``d_over`` let a CPU smoke run use the same code at tiny widths."""
+    options = dict(options)
+    devices = ("cpu", torch.device(device).type) if options.pop("label_patches", False) else ("cpu",)
+    with label_patches.using(devices):
+        return _timed_case(model, dataset, h, w, options, warmup, iters, device, g_over, d_over)
+
+
+def _timed_case(model, dataset, h, w, options, warmup, iters, device, g_over, d_over):
     dev = torch.device(device)
     torch.manual_seed(0)
     g = build_generator(model, dataset, height=h, width=w, **(g_over or {})).to(dev).train()

@@ -22,8 +22,8 @@ per distinct square and every pixel looks its result up:
 The same maths as the convs (a conv output is a sum over taps and channels): the sums run in
 another order, so results differ from the convs' at float rounding (tests/test_label_patches.py
 bounds it). Gradients flow through every step (the lookups' backward sums the gradient of each
-distinct square). Where the convs are cheaper - small maps, or maps where most squares differ -
-or where the convs must run as modules (hooks: complexity counters, probes on the convs;
+distinct square). Where the convs are cheaper - narrow norms on small maps, or maps where most
+squares differ (the thresholds below) - or where the convs must run as modules (hooks: complexity counters, probes on the convs;
 autocast; torch.compile, which cannot trace data-dependent sizes) the norm runs its convs.
 :func:`using` chooses the devices; by default the CPU only (on CUDA not measured yet: see
 ``benchmarks/bench_train_step.py --device cuda``).
@@ -41,11 +41,13 @@ import torch.nn.functional as F
 
 from .layers import has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
 
-# Below this many pixels (batch x height x width) the convs cost less than finding the
-# windows; above this share of distinct squares the lookup saves too little.
-# (benchmarks/bench_label_patches.py measures both sides.)
-MIN_PIXELS = 8192
-MAX_SHARE = 0.5
+# When the per-square path runs (benchmarks/bench_label_patches.py measures both sides on
+# scenes, block and COCO-Stuff maps at the scenes' and the papers' widths): the convs must cost
+# at least MIN_CONV_MACS multiply-adds (below, finding the windows and the path's fixed costs
+# outweigh them), and the per-square products plus the lookups (LOOKUP_MACS multiply-adds'
+# worth per gathered value) at most half of that.
+MIN_CONV_MACS = 5e7
+LOOKUP_MACS = 20
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _KEY_LIMIT = 2 ** 62   # keys are int64 products of window digits
 
@@ -308,11 +310,12 @@ def _stacked(conv_g: nn.Conv2d, conv_b: nn.Conv2d, one_plus_gamma: bool):
 
 
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
-                  codes: LabelCodes, one_plus_gamma: bool = False):
+                  codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True):
     """``conv_g(shared(seg)), conv_b(shared(seg))`` per distinct square of ``codes`` (the codes
     of ``seg``); None when the convs should run instead (see the module's docstring).
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
-    entries before the lookup: the same floats as adding it to the map, one pass less."""
+    entries before the lookup: the same floats as adding it to the map, one pass less.
+    ``cost_rule=False`` skips the cost thresholds (benchmarks compare both paths with it)."""
     if type(shared) is not nn.Sequential or len(shared) != 2 or type(shared[1]) is not nn.ReLU \
             or has_foreign_hooks(shared) or has_foreign_hooks(shared[1]):
         return None
@@ -322,12 +325,18 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if conv_g.kernel_size != conv_b.kernel_size or conv_g.padding_mode != conv_b.padding_mode \
             or (conv_g.bias is None) != (conv_b.bias is None):
         return None
-    n, h, w = codes.codes.shape
-    if n * h * w < MIN_PIXELS or conv_s.weight.dtype != codes.vectors.dtype:
+    if conv_s.weight.dtype != codes.vectors.dtype:
+        return None
+    pixels = codes.codes.numel()
+    per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
+    conv_macs = pixels * (conv_s.weight.numel() + per_square)
+    if cost_rule and conv_macs < MIN_CONV_MACS:
         return None
     k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
     found = codes.branch_windows(k1, conv_s.padding_mode, k2, conv_g.padding_mode)
-    if found is None or found[1].count > MAX_SHARE * n * h * w:
+    lookups = pixels * (conv_g.out_channels + conv_b.out_channels)
+    if found is None or cost_rule and \
+            found[1].count * per_square + lookups * LOOKUP_MACS > conv_macs / 2:
         return None
     first, second = found
 
