@@ -96,7 +96,7 @@ def onehot_ids(onehot: torch.Tensor) -> torch.Tensor | None:
 
     The ids come from a channel sum weighted by the channel index (exact: one non-zero term
     per pixel), which on the CPU is several times faster than ``argmax(1)`` (a reduction
-    along a strided dimension: ~1.7 ms for 8 x 128 x 128, measured in docs/speed.md)."""
+    along a strided dimension)."""
     if onehot.is_meta or onehot.numel() == 0 or onehot.amin() < 0 \
             or not bool((onehot.sum(1) == 1).all()) or not bool((onehot.amax(1) == 1).all()):
         return None   # (a shape-only pass on the meta device has no values to look at)
