@@ -1,6 +1,7 @@
 """The model core's Must-hold list: every preset x variant runs; the padding/noise/position
 claims of the paper hold block by block; bad input fails clearly."""
 import copy
+import os
 
 import pytest
 import torch
@@ -8,8 +9,10 @@ import torch.nn.functional as F
 
 import vasis
 from analysis.study import TINY
+from vasis import allocator
 from vasis.inputs import encode_labels
-from vasis.models.layers import conv2d, conv_forward, lookup, resize_ids, spectral_norm_on_weight
+from vasis.models.layers import (conv2d, conv_forward, lookup, parameter_cached, resize_ids,
+                                 spectral_norm_on_weight)
 from vasis.models.norms import _gamma_beta, class_ids
 from vasis.presets import build_discriminator
 
@@ -357,7 +360,6 @@ def test_spectral_conv_divides_the_output_without_gradients_too():
 def test_parameter_cached_follows_in_place_changes_that_keep_the_version():
     """torch's fused Adam changes parameters in place without bumping their version counter:
     the cache compares values, so a changed parameter is seen; with gradients on it computes."""
-    from vasis.models.layers import parameter_cached
     owner = torch.nn.Linear(3, 2)
     calls = []
 
@@ -456,3 +458,13 @@ def test_class_ids_of_a_onehot_map_without_argmax():
     assert torch.equal(class_ids(seg, slice(0, 6)), ids)
     soft = torch.rand(2, 6, 9, 11, generator=g)
     assert torch.equal(class_ids(soft, slice(0, 6)), soft.argmax(1))
+
+def test_keep_freed_memory_sets_glibc_for_this_process_and_its_children(monkeypatch):
+    """The commands ask glibc to keep freed memory (vasis.allocator); a variable the user set
+    stays as it is."""
+    for key in allocator._ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")              # the user's own choice
+    assert allocator.keep_freed_memory()
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == allocator._ENV["MALLOC_TRIM_THRESHOLD_"]
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == "65536"

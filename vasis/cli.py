@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 
+from .allocator import keep_freed_memory
 from .commands import COMMAND_MODULES
 from .errors import UserError
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None, modules=COMMAND_MODULES,
     ``default``: the command run when none is given (else the help is printed)."""
     parser = parser or build_parser(modules)
     args = parser.parse_args(argv)
+    keep_freed_memory()   # faster tensors on glibc; changes no value (vasis.allocator)
     if args.command is None:
         if default is None:
             parser.print_help()
