@@ -94,8 +94,7 @@ class Windows:
         return self.values * taps + torch.arange(taps, device=self.values.device)
 
 
-_NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
-                "circular": "wrap"}
+_NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def _pad_index(n: int, p: int, mode: str, device) -> torch.Tensor:
