@@ -11,7 +11,6 @@ changes no computed value.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 # mallopt parameters (malloc.h) and the environment variables glibc reads at start-up
@@ -26,13 +25,9 @@ def keep_freed_memory() -> bool:
     instead of fresh mappings; for this process (``mallopt``) and the processes it starts (the
     environment variables glibc reads). A variable the user set is left as it is. False where
     the C library is not glibc (nothing changed)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
+    try:   # the symbols already loaded into this process (find_library would run ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is None:
         return False
     for key, value in _ENV.items():
         if key not in os.environ:

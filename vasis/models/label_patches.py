@@ -269,15 +269,16 @@ class LabelCodes:
         None where the keys do not fit; found once per map and geometry."""
         key = (k1, mode1, k2, mode2)
         if key not in self._windows:
-            codes = self.codes.numpy() if self.codes.device.type == "cpu" else self.codes
+            # the CPU path finds windows in numpy (distinct_windows takes either)
+            as_array = (lambda t: t.numpy()) if self.codes.device.type == "cpu" else (lambda t: t)
             if (k1, mode1) not in self._windows:
                 self._windows[(k1, mode1)] = distinct_windows(
-                    padded(codes, k1 // 2, mode1, self.vectors.shape[0]), k1)
+                    padded(as_array(self.codes), k1 // 2, mode1, self.vectors.shape[0]), k1)
             first = self._windows[(k1, mode1)]
             second = None
             if first is not None:
-                ids = first.inverse.numpy() if codes is not self.codes else first.inverse
-                second = distinct_windows(padded(ids, k2 // 2, mode2, first.count), k2)
+                second = distinct_windows(
+                    padded(as_array(first.inverse), k2 // 2, mode2, first.count), k2)
             self._windows[key] = None if second is None else (first, second)
         return self._windows[key]
 

@@ -122,6 +122,7 @@ def lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     official ``F.embedding(ids, table).permute(0, 3, 1, 2)``: the same floats, contiguous)."""
     return lookup_columns(table.t().contiguous(), ids)
 
+
 def parameter_cached(owner: nn.Module, name: str, tensors, compute):
     """``compute()``, kept on ``owner`` and reused while gradients are off for as long as
     ``tensors`` (every parameter and buffer it reads) hold the same values.

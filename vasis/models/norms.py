@@ -64,6 +64,12 @@ def _fusable(a: nn.Module, b: nn.Module) -> bool:
         (a.bias is None) == (b.bias is None) and a.weight.dtype == b.weight.dtype
 
 
+def _stacked_conv(x, wa, wb, ba, bb, stride, padding, dilation, groups):
+    """conv2d(x, cat([w_a, w_b]), cat([b_a, b_b])): two convs of one input as one."""
+    bias = torch.cat([ba, bb]) if ba is not None else None
+    return F.conv2d(x, torch.cat([wa, wb]), bias, stride, padding, dilation, groups)
+
+
 class _StackedConv(torch.autograd.Function):
     """conv2d(x, cat([w_a, w_b]), cat([b_a, b_b])) that keeps only the separate weights for the
     backward (the stacked copy is rebuilt there), so memory stays that of two convs; the
@@ -71,11 +77,9 @@ class _StackedConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, wa, wb, ba, bb, stride, padding, dilation, groups):
-        weight = torch.cat([wa, wb])
-        bias = torch.cat([ba, bb]) if ba is not None else None
         ctx.save_for_backward(x, wa, wb)
         ctx.conf = (stride, padding, dilation, groups, ba is not None)
-        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+        return _stacked_conv(x, wa, wb, ba, bb, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, grad):
@@ -106,13 +110,10 @@ def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
             not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
         return conv_g(actv), conv_b(actv)
     actv, padding = padded_input(conv_g, actv)
-    if torch.is_grad_enabled():
-        out = _StackedConv.apply(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
-                                 conv_g.stride, padding, conv_g.dilation, conv_g.groups)
-    else:   # no backward to shape: the stacked conv as it is
-        bias = None if conv_g.bias is None else torch.cat([conv_g.bias, conv_b.bias])
-        out = F.conv2d(actv, torch.cat([conv_g.weight, conv_b.weight]), bias, conv_g.stride,
-                       padding, conv_g.dilation, conv_g.groups)
+    # without gradients there is no backward to shape: the plain stacked conv, no Function
+    stacked = _StackedConv.apply if torch.is_grad_enabled() else _stacked_conv
+    out = stacked(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
+                  conv_g.stride, padding, conv_g.dilation, conv_g.groups)
     return out.split([conv_g.out_channels, conv_b.out_channels], 1)
 
 
