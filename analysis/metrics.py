@@ -260,13 +260,17 @@ def variation_profile(values, labels, *, bins=None, border: bool = True, ignore=
 
 
 def fraction_within(values, labels, distance, *, border: bool = True,
-                    ignore=IGNORE) -> dict[int, float] | dict[int, np.ndarray]:
+                    ignore=IGNORE, dist: np.ndarray | None = None
+                    ) -> dict[int, float] | dict[int, np.ndarray]:
     """{class: fraction of the class's variation within ``distance`` pixels of a boundary/border}:
     ``1 - SS({d(p) > distance}) / SS(class)`` (see :func:`variation_profile`); NaN if flat.
-    A sequence of distances gives {class: array of fractions, one per distance}."""
+    A sequence of distances gives {class: array of fractions, one per distance}. ``dist``:
+    :func:`distance_to_boundary` of ``labels`` with the same ``border`` and ``ignore``, where the
+    caller has it (many images of one map)."""
     v = _chw(values)
     lab = _labels(labels, v.shape[1:])
-    dist = distance_to_boundary(lab, border=border, ignore=ignore)
+    if dist is None:
+        dist = distance_to_boundary(lab, border=border, ignore=ignore)
     many = np.ndim(distance) > 0
     ds = np.atleast_1d(np.asarray(distance, dtype=np.float64))
     out = {}

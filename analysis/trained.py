@@ -122,12 +122,14 @@ def source_statistics(images: np.ndarray, labels: np.ndarray, distance: int,
             if m.sum() >= MIN_PIXELS:
                 area[i, c] = float((dist[m] <= distance).mean())
                 prof_area[i, c] = [(dist[m] <= d).mean() for d in ds]
+        # the map's distances for fraction_within (its own ignore ids), once for every sample
+        within_dist = metrics.distance_to_boundary(lab, border=True, ignore=metrics.IGNORE)
         for s in range(S):
             j = s * n + i
             img = images[s, i]
             colours[j] = _class_colours(img, lab, nc)
             inter[j] = metrics.inter_class_std(img, lab)
-            within = metrics.fraction_within(img, lab, ds, border=True)
+            within = metrics.fraction_within(img, lab, ds, border=True, dist=within_dist)
             for c in range(nc):
                 if (lab == c).sum() >= MIN_PIXELS:
                     prof[j, c] = within[c]

@@ -68,6 +68,7 @@ from vasis.train.load import generator_from_content, read_generator_file
 
 NA_FID = "n/a (weights missing: {path})"
 MARKER = "__metrics__"  # metric of the cell listing a group's metric names (compute(None))
+GENERATE_BATCH = 8      # label maps per generator call (the samples' noise is drawn per batch)
 
 
 # ------------------------------------------------------------------------------ result store
@@ -397,7 +398,7 @@ class Context:
         return self._real[tuple(int(v) for v in size)]
 
     def generate(self, gen, labels: torch.Tensor, instance=None, seed: int = 0,
-                 batch_size: int = 8) -> torch.Tensor:
+                 batch_size: int = GENERATE_BATCH) -> torch.Tensor:
         """Images (N, 3, H, W) in [-1, 1] of ``labels``: sample 0 of
         :func:`vasis.train.generate.sample_images` (its seed formula)."""
         batches = EncodedBatches(gen, labels, instance, batch_size, self.device)
@@ -477,13 +478,16 @@ class Context:
             self._seg = load_segmenter(net.to(self.device), device=self.device)
         return self._seg
 
-    def quality(self, gen, metrics: Iterable[str]) -> dict:
+    def quality(self, gen, metrics: Iterable[str], fake: torch.Tensor | None = None) -> dict:
         """``metrics`` of ``gen`` on the validation label maps: any of FID-t, FID-v, precision,
-        recall, density, coverage (vs the real images of the same maps), mIoU, Acc, ICV-one (mean per-image per-class colour std, 0..255) and ICV-all (pooled)."""
+        recall, density, coverage (vs the real images of the same maps), mIoU, Acc, ICV-one
+        (mean per-image per-class colour std, 0..255) and ICV-all (pooled). ``fake``: the
+        images :meth:`generate` gives for these maps, where the caller has them already."""
         metrics = list(metrics)
         size = (gen.cfg.height, gen.cfg.width)
         labels, inst = self.eval_data(size)
-        fake = self.generate(gen, labels, inst, seed=self.seed)
+        if fake is None:
+            fake = self.generate(gen, labels, inst, seed=self.seed)
         fake_set = open_set(fake, "generated")    # its FID features are computed once
         out = {}
         if {"FID-t", "FID-v"} & set(metrics):

@@ -53,7 +53,7 @@ from vasis.train import RunSettings, list_checkpoints
 from vasis.train.generate import EncodedBatches, load_generator, sample_images
 
 from . import fig1_fig3, table1
-from .common import Context, Scale, icv
+from .common import GENERATE_BATCH, Context, Scale, icv
 
 NAME = "study"
 MODELS = ("spade", "va-spade", "clade", "va-clade")
@@ -202,9 +202,11 @@ class Evaluation:
         """Every number of one generator (in eval mode): ``quality`` of
         :meth:`Context.quality`, the variation statistics and the repetition."""
         ctx = self.ctx
-        out = dict(ctx.quality(gen, quality))
-        batches = EncodedBatches(gen, self.labels, self.instance, 8, ctx.device)
-        imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).double().cpu()
+        batches = EncodedBatches(gen, self.labels, self.instance, GENERATE_BATCH, ctx.device)
+        imgs = sample_images(gen, batches, self.prof.scale.samples, ctx.seed).cpu()
+        # sample 0 is what Context.generate makes of these maps (same batches, same seed)
+        out = dict(ctx.quality(gen, quality, fake=imgs[0].float()))
+        imgs = imgs.double()
         out.update(self._statistics(((imgs + 1) / 2).numpy()))
         if self.series is not None:
             out.update(self.repetition((ctx.generate(gen, self.series, seed=ctx.seed).double()

@@ -157,6 +157,23 @@ def test_quick_study_runs_and_resumes(tmp_path, capsys, monkeypatch):
     assert json.loads((out / "seed0" / "results.json").read_text())["cells"]
 
 
+def test_measure_takes_sample_zero_for_the_quality_cells(tmp_path):
+    """measure() hands its first sample to Context.quality instead of generating again: those
+    images must be the ones quality would have made (VA-SPADE draws noise, so another draw
+    would change ICV-one)."""
+    import torch
+    import vasis
+    prof = PROFILES["quick"]
+    ctx = study.contexts(prof, tmp_path, log=lambda *a: None)[0]
+    torch.manual_seed(0)
+    gen = vasis.build_generator("va-spade", "scenes", height=64, width=64, **TINY).eval()
+    ev = study.Evaluation(ctx, prof)
+    measured = ev.measure(gen, ["ICV-one"])["ICV-one"]
+    assert measured == ctx.quality(gen, ["ICV-one"])["ICV-one"]
+    other = ctx.generate(gen, ev.labels, ev.instance, seed=ctx.seed + 1)
+    assert ctx.quality(gen, ["ICV-one"], fake=other)["ICV-one"] != measured
+
+
 def test_study_runs_on_a_real_dataset(coco_sample, tmp_path):
     """The real-dataset path (--dataset/--dataroot, as the gpu profile runs Cityscapes): the
     label space's classes, COCO-Stuff's class 0 a class and not 'unlabeled', per-class cells

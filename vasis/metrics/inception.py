@@ -58,6 +58,9 @@ class FIDInceptionV3(nn.Module):
         net = _pytorch_fid_inception()
         for name in self.STAGES:
             setattr(self, name, getattr(net, name))
+        # channels_last: oneDNN's convs take the activations without a layout reorder per
+        # layer (benchmarks/bench_fid_features.py); features equal the default layout's to rounding
+        self.to(memory_format=torch.channels_last)
         self.weights_sha256: str | None = None
         self.weights_source: str | None = None
         for p in self.parameters():
@@ -78,7 +81,7 @@ class FIDInceptionV3(nn.Module):
             x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         if self.normalize_input:
             x = 2.0 * x - 1.0
-        return x
+        return x.contiguous(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor, stop: str = "Mixed_7c") -> torch.Tensor:
         """Feature map after stage ``stop`` (one of :attr:`STAGES`) of preprocessed images."""
