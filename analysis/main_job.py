@@ -77,7 +77,8 @@ class JobConfig:
     progress: bool = True
     # The trained part, run after the probes: called with (out, figures folder, progress), it
     # returns {'lines': report section, 'figures': {key: path}, 'files': [paths],
-    # 'summary': one line}. None: skipped (``--no-train``).
+    # 'summary': one line}. None: skipped (``--no-train``). Its optional ``start()`` is called
+    # before the probes (training in worker processes meanwhile), ``stop()`` if they fail.
     trained: Callable[[Path, Path, bool], dict] | None = None
 
 
@@ -95,6 +96,32 @@ def _run_job(cfg: JobConfig) -> dict:
         raise UserError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     if cfg.samples < 2:
         raise UserError(f"samples must be >= 2 (sample std), got {cfg.samples}")
+    # the probes run on one thread (fast_cpu): the trained part's workers take the other cores
+    getattr(cfg.trained, "start", lambda: None)()
+    try:
+        probes = _probes(cfg)
+    except BaseException:
+        getattr(cfg.trained, "stop", lambda: None)()
+        raise
+    figs = probes["figures"]
+    probe_seconds = time.time() - t0
+    trained = None
+    if cfg.trained is not None:
+        trained = cfg.trained(Path(cfg.out), Path(cfg.figures), cfg.progress)
+        figs.update(trained["figures"])
+    seconds = time.time() - t0
+    out = Path(cfg.out)
+    report = render_report(cfg, probes["summary"], probes["profiles"], probes["variation"],
+                           probes["kernel"], probes["claims"], figs, out, seconds,
+                           trained=trained, probe_seconds=probe_seconds)
+    atomic_write_text(out / "report.md", report)
+    return {"report": out / "report.md", "figures": figs,
+            "csv": probes["csv"] + list((trained or {}).get("files", [])),
+            "seconds": seconds, "claims": probes["claims"], "trained": trained}
+
+
+def _probes(cfg: JobConfig) -> dict:
+    """The structural probes of every model: their tables (CSV files written) and figures."""
     one_cls, two_cls = default_classes(cfg.dataset, "one-class"), default_classes(cfg.dataset, "two-class")
 
     stats, profiles, variation, layouts_by_name, images = [], [], [], {}, {}
@@ -161,18 +188,8 @@ def _run_job(cfg: JobConfig) -> dict:
     for name, df in csvs.items():
         atomic_write_csv(out / name, df)
     figs = all_figures(summary, profiles, layouts_by_name, images, cfg, figdir)
-    probe_seconds = time.time() - t0
-    trained = None
-    if cfg.trained is not None:
-        trained = cfg.trained(out, figdir, cfg.progress)
-        figs.update(trained["figures"])
-    seconds = time.time() - t0
-    report = render_report(cfg, summary, profiles, variation, kernel, claims, figs, out,
-                           seconds, trained=trained, probe_seconds=probe_seconds)
-    atomic_write_text(out / "report.md", report)
-    return {"report": out / "report.md", "figures": figs,
-            "csv": [out / n for n in csvs] + list((trained or {}).get("files", [])),
-            "seconds": seconds, "claims": claims, "trained": trained}
+    return {"summary": summary, "profiles": profiles, "variation": variation, "kernel": kernel,
+            "claims": claims, "figures": figs, "csv": [out / n for n in csvs]}
 
 
 # ----------------------------------------------------------------------------- report

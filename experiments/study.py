@@ -328,36 +328,75 @@ def train_runs(prof: Profile, ctxs: list[Context], jobs: int = 1, progress: bool
     level only (the order of the sums in a conv). ``jobs == 1`` trains in this process on its
     threads, with a progress bar per run.
     """
-    todo = [(ctx, model, overrides) for ctx in ctxs for model, _, overrides in trained_rows(prof)]
-    done = lambda ctx, model, overrides, info: info["status"] != "reused" and log(
-        f"[seed {ctx.seed}] {model}{' ' + str(overrides) if overrides else ''}: "
-        f"{info['status']} to step {info['step']} in {info['seconds']:.0f} s")
-    if jobs <= 1:
-        for ctx, model, overrides in todo:
-            done(ctx, model, overrides,
-                 train_or_reuse(ctx.run_settings(model, overrides), ctx.run_dir(model, overrides),
-                                progress=progress, device=ctx.device))
-        return
-    # the slow VA models first, so that the last runs to finish are short ones
-    todo.sort(key=lambda t: not t[1].startswith("va-"))
-    work = {}
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        for ctx, model, overrides in todo:
-            job = (ctx.run_settings(model, overrides).to_dict(), str(ctx.run_dir(model, overrides)),
-                   ctx.device)
-            work[pool.submit(_train_one, job)] = (ctx, model, overrides)
-        bar = tqdm(as_completed(work), total=len(work), desc=f"training ({jobs} at once)",
-                   unit="run", disable=not progress)
-        for fut in bar:
-            done(*work[fut], fut.result())
+    Training(prof, ctxs, jobs, log).wait(progress)
+
+
+class Training:
+    """The study's training runs (:func:`train_runs`), started in worker processes at
+    construction when ``jobs > 1``, so that the caller can do other work meanwhile (the main
+    job runs its one-thread probes); :meth:`wait` collects them (or, with ``jobs <= 1``,
+    trains them in this process)."""
+
+    def __init__(self, prof: Profile, ctxs: list[Context], jobs: int = 1, log=print):
+        self.jobs, self.log = jobs, log
+        self.todo = [(ctx, model, overrides) for ctx in ctxs
+                     for model, _, overrides in trained_rows(prof)]
+        self.pool, self.work = None, {}
+        if jobs > 1:
+            # the slow VA models first, so that the last runs to finish are short ones
+            self.todo.sort(key=lambda t: not t[1].startswith("va-"))
+            self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+            for ctx, model, overrides in self.todo:
+                job = (ctx.run_settings(model, overrides).to_dict(),
+                       str(ctx.run_dir(model, overrides)), ctx.device)
+                self.work[self.pool.submit(_train_one, job)] = (ctx, model, overrides)
+
+    def _done(self, ctx, model, overrides, info) -> None:
+        if info["status"] != "reused":
+            self.log(f"[seed {ctx.seed}] {model}{' ' + str(overrides) if overrides else ''}: "
+                     f"{info['status']} to step {info['step']} in {info['seconds']:.0f} s")
+
+    def wait(self, progress: bool = True) -> None:
+        """Every run trained (or reused / resumed); a failed run raises its error here."""
+        if self.pool is None:
+            for ctx, model, overrides in self.todo:
+                self._done(ctx, model, overrides,
+                           train_or_reuse(ctx.run_settings(model, overrides),
+                                          ctx.run_dir(model, overrides), progress=progress,
+                                          device=ctx.device))
+            return
+        try:
+            bar = tqdm(as_completed(self.work), total=len(self.work),
+                       desc=f"training ({self.jobs} at once)", unit="run", disable=not progress)
+            for fut in bar:
+                self._done(*self.work[fut], fut.result())
+        except BaseException:
+            self.stop()
+            raise
+        self.pool.shutdown()
+        self.pool = None
+
+    def stop(self) -> None:
+        """End the workers now (the caller failed or was interrupted): a run is resumed from
+        its last checkpoint next time."""
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        # shutdown lets a running job finish (minutes of training): end the workers instead
+        for proc in list((self.pool._processes or {}).values()):
+            proc.terminate()
+        self.pool = None
 
 
 def run_profile(prof: Profile, ctxs: list[Context], jobs: int | None = None,
-                progress: bool = True, log=print) -> None:
-    """Train every run of ``prof`` (:func:`train_runs`, ``jobs`` default: the profile's), then
-    fill every seed's cells (:func:`run_seed`); trained networks run on every core."""
+                progress: bool = True, log=print, training: Training | None = None) -> None:
+    """Train every run of ``prof`` (:func:`train_runs`, ``jobs`` default: the profile's; or
+    collect ``training``, started earlier), then fill every seed's cells (:func:`run_seed`);
+    trained networks run on every core."""
     with all_cores():
-        train_runs(prof, ctxs, jobs or prof.jobs, progress=progress, log=log)
+        if training is None:
+            training = Training(prof, ctxs, jobs or prof.jobs, log)
+        training.wait(progress)
         shared: dict = {}
         for ctx in ctxs:
             run_seed(ctx, prof, progress, shared)

@@ -17,8 +17,8 @@ from analysis.figures import source_label
 from analysis.report import REPO, link, md_table, relative
 
 from .common import MARKER
-from .study import (NAME, PROFILES, Profile, cells, check_outputs, contexts, run_profile,
-                    trained_rows)
+from .study import (NAME, PROFILES, Profile, Training, cells, check_outputs, contexts,
+                    run_profile, trained_rows)
 from .table1 import SURGERY_ROWS
 from .study_report import Results, findings, headline_table, verdicts, write_report
 
@@ -68,14 +68,29 @@ class TrainedPart:
         self.prof = self.full if self.use_full else reduced(self.full, seed, iters)
         self.ctxs = self.full_ctxs if self.use_full else contexts(self.prof, self.study_out,
                                                                   log=log)
+        self.training: Training | None = None
 
     def check(self) -> None:
         """Refuse a foreign folder where a run goes, before the probes run for minutes."""
         check_outputs(self.prof, self.ctxs)
 
+    def start(self) -> None:
+        """Start the reduced study's runs in the profile's worker processes, to train while
+        the main job's probes run in this process (on one thread); the call collects them."""
+        if not self.use_full and self.training is None:
+            self.training = Training(self.prof, self.ctxs, self.prof.jobs, self.log)
+
+    def stop(self) -> None:
+        """End the started runs (the probes failed or were interrupted)."""
+        if self.training is not None:
+            self.training.stop()
+            self.training = None
+
     def __call__(self, out: Path, figdir: Path, progress: bool) -> dict:
         if not self.use_full:
-            run_profile(self.prof, self.ctxs, progress=progress, log=self.log)
+            run_profile(self.prof, self.ctxs, progress=progress, log=self.log,
+                        training=self.training)
+            self.training = None
         found = cells(self.ctxs)
         with all_cores():   # the figures run the trained generators
             paths = write_report(self.prof, self.study_out, found, self.ctxs, figdir)

@@ -126,3 +126,33 @@ def test_claim_findings_report_a_failing_claim_as_failing():
     assert "as low as 0.600 (clade" in text and "not all of it sits in the border ring" in text
     assert "exactly flat" not in text
     assert "max spatial_std/rms 0.500: not flat" in text
+
+
+def test_trained_part_starts_before_the_probes_and_stops_when_they_fail(monkeypatch, tmp_path):
+    """The trained part's runs train in worker processes while the probes run: start() comes
+    before the probes, and a failing probe ends the workers (stop()) before the error goes on."""
+    from analysis import main_job
+
+    calls = []
+
+    class Part:
+        def start(self):
+            calls.append("start")
+
+        def stop(self):
+            calls.append("stop")
+
+        def __call__(self, out, figdir, progress):
+            calls.append("trained")
+
+    def probes(cfg):
+        calls.append("probes")
+        raise RuntimeError("a probe failed")
+
+    monkeypatch.setattr(main_job, "_probes", probes)
+    cfg = main_job.JobConfig(models=("clade",), out=tmp_path / "out", figures=tmp_path / "f",
+                             progress=False, trained=Part())
+    with pytest.raises(RuntimeError, match="a probe failed"):
+        main_job.run_job(cfg)
+    assert calls == ["start", "probes", "stop"]
+    assert not (tmp_path / "out" / "report.md").exists()

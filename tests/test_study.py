@@ -174,6 +174,30 @@ def test_measure_takes_sample_zero_for_the_quality_cells(tmp_path):
     assert ctx.quality(gen, ["ICV-one"], fake=other)["ICV-one"] != measured
 
 
+def test_training_runs_in_workers_and_stops_on_request(tmp_path):
+    """Training(jobs > 1) starts its runs in worker processes at once (the main job probes
+    meanwhile) and wait() collects them; stop() ends the workers of a started one."""
+    from vasis.train import list_checkpoints
+    prof = PROFILES["quick"].with_(seeds=(0,), models=("spade",), table1=(), jobs=2)
+    ctxs = study.contexts(prof, tmp_path / "a", log=lambda *a: None)
+    logged = []
+    training = study.Training(prof, ctxs, 2, logged.append)
+    assert training.pool is not None and len(training.work) == 1
+    training.wait(progress=False)
+    assert training.pool is None and list_checkpoints(ctxs[0].run_dir("spade"))
+    assert len(logged) == 1 and "spade: trained to step 2" in logged[0]
+
+    ctxs = study.contexts(prof, tmp_path / "b", log=lambda *a: None)
+    training = study.Training(prof, ctxs, 2, logged.append)
+    workers = list(training.pool._processes.values())
+    assert workers
+    training.stop()
+    for proc in workers:
+        proc.join(timeout=30)
+        assert not proc.is_alive()
+    assert training.pool is None
+
+
 def test_study_runs_on_a_real_dataset(coco_sample, tmp_path):
     """The real-dataset path (--dataset/--dataroot, as the gpu profile runs Cityscapes): the
     label space's classes, COCO-Stuff's class 0 a class and not 'unlabeled', per-class cells
