@@ -271,18 +271,70 @@ class ConditionalNorm(nn.Module):
                     if hasattr(self, n)]
         return parameter_cached(self, f"position{tuple(size)}", tensors, compute)
 
-    def _noise(self, classes: torch.Tensor, like: torch.Tensor):
+    def _noise_draws(self, like: torch.Tensor):
+        """The two noise maps (for gamma, then for beta) drawn for a feature like ``like``."""
         shape = (like.shape[0], self.noise_nc, *like.shape[2:])
         draw = torch.rand if self.cfg.noise_distribution == "uniform" else torch.randn
-        u1 = draw(shape, device=like.device, dtype=like.dtype)
-        u2 = draw(shape, device=like.device, dtype=like.dtype)
+        return (draw(shape, device=like.device, dtype=like.dtype),
+                draw(shape, device=like.device, dtype=like.dtype))
+
+    def _noise_tables(self, classes: torch.Tensor, gamma_shift_plus: float = 0.0):
+        """Semantic noise's per-pixel (gamma scale, gamma shift, beta scale, beta shift), one
+        gather for the four tables; ``gamma_shift_plus`` is added to that table first."""
+        g_shift = self.gamma_noise_beta + gamma_shift_plus if gamma_shift_plus else \
+            self.gamma_noise_beta
+        tables = torch.cat([self.gamma_noise_gamma, g_shift, self.beta_noise_gamma,
+                            self.beta_noise_beta], 1)
+        return lookup(tables, classes).split(self.gamma_noise_gamma.shape[1], 1)
+
+    def _noise(self, classes: torch.Tensor, like: torch.Tensor):
+        u1, u2 = self._noise_draws(like)
         if self.cfg.noise == "random":
             return u1, u2
-        tables = torch.cat([self.gamma_noise_gamma, self.gamma_noise_beta,
-                            self.beta_noise_gamma, self.beta_noise_beta], 1)
-        g_scale, g_shift, b_scale, b_shift = lookup(tables, classes).split(
-            self.gamma_noise_gamma.shape[1], 1)
+        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes)
         return torch.addcmul(g_shift, u1, g_scale), torch.addcmul(b_shift, u2, b_scale)
+
+    def _modulate_concat_noise(self, normalized, gamma, beta, factors, classes, spade: bool):
+        """The modulation with semantic noise concatenated to the label feature, without
+        gradients: the scale (``1 + gamma`` for SPADE) and the shift are written straight
+        into two buffers, label half then noise half (the noise drawn as in :meth:`_noise`),
+        and the modulation goes in place into the shift's. The maths of the concatenations
+        and the separate adds, with fused multiply-adds (float rounding) and three full-size
+        passes fewer."""
+        split = self.seg_nc
+        scale, shift = torch.empty_like(normalized), torch.empty_like(normalized)
+        if factors is None:
+            torch.add(gamma, float(spade), out=scale[:, :split])
+            shift[:, :split].copy_(beta)
+        else:
+            if spade:
+                torch.addcmul(gamma.new_ones(()), gamma, factors[0], out=scale[:, :split])
+            else:
+                torch.mul(gamma, factors[0], out=scale[:, :split])
+            torch.mul(beta, factors[1], out=shift[:, :split])
+        u1, u2 = self._noise_draws(normalized)
+        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes, float(spade))
+        torch.addcmul(g_shift, u1, g_scale, out=scale[:, split:])
+        torch.addcmul(b_shift, u2, b_scale, out=shift[:, split:])
+        return shift.addcmul_(normalized, scale)
+
+    def _modulate_all(self, normalized, gamma, beta, factors, classes, x):
+        """The modulation with the position code's factors and the noise, each step a map of
+        its own (what autograd differentiates)."""
+        if factors is not None:
+            gamma = gamma * factors[0]
+            beta = beta * factors[1]
+        if self.cfg.noise != "none":
+            g_noise, b_noise = self._noise(classes, x)
+            if self.cfg.noise_combine == "concat":
+                gamma = torch.cat([gamma, g_noise], 1)
+                beta = torch.cat([beta, b_noise], 1)
+            else:
+                gamma = (gamma + g_noise) / 2
+                beta = (beta + b_noise) / 2
+        if self.cfg.modulation == "spade":
+            return _modulate(beta, normalized, 1 + gamma)
+        return _modulate(beta, normalized, gamma)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor,
                 relative: torch.Tensor | None = None,
@@ -303,22 +355,13 @@ class ConditionalNorm(nn.Module):
             return _modulate(beta, normalized, gamma)
 
         factors = self._position_factors(relative, x.shape[2:])
-        if factors is not None:
-            gamma = gamma * factors[0]
-            beta = beta * factors[1]
-
-        if self.cfg.noise != "none":
-            g_noise, b_noise = self._noise(classes, x)
-            if self.cfg.noise_combine == "concat":
-                gamma = torch.cat([gamma, g_noise], 1)
-                beta = torch.cat([beta, b_noise], 1)
-            else:
-                gamma = (gamma + g_noise) / 2
-                beta = (beta + b_noise) / 2
-
+        if self.cfg.noise == "semantic" and self.cfg.noise_combine == "concat" and \
+                not torch.is_grad_enabled():
+            out = self._modulate_concat_noise(normalized, gamma, beta, factors, classes, spade)
+        else:
+            out = self._modulate_all(normalized, gamma, beta, factors, classes, x)
         if spade:
-            return _modulate(beta, normalized, 1 + gamma)
-        out = _modulate(beta, normalized, gamma)
+            return out
         if self.instance_channel is not None:
             edge = seg[:, self.instance_channel:self.instance_channel + 1]
             out = torch.cat([out, self.inst_conv(edge)], 1)
