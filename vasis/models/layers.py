@@ -134,8 +134,8 @@ def parameter_cached(owner: nn.Module, name: str, tensors, compute):
     whose function costs more than comparing them, on the CPU (a comparison on a GPU waits
     for it); with gradients on (training), under autocast or elsewhere, it is computed every
     time."""
-    if torch.is_grad_enabled() or any(t.device.type != "cpu" or torch.is_autocast_enabled("cpu")
-                                      for t in tensors):
+    if torch.is_grad_enabled() or torch.is_autocast_enabled("cpu") or \
+            any(t.device.type != "cpu" for t in tensors):
         return compute()
     store = owner.__dict__.setdefault("_parameter_cache", {})
     hit = store.get(name)

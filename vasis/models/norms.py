@@ -266,7 +266,7 @@ class ConditionalNorm(nn.Module):
         convs = (self.conv_pos_gamma, self.conv_pos_beta)
         if "relative" in self.cfg.position or any(has_foreign_hooks(c) for c in convs):
             return compute()
-        tensors = [p for c in convs for p in c.parameters()]
+        tensors = [t for c in convs for t in (c.weight, c.bias) if t is not None]
         tensors += [getattr(self, n) for n in ("pos_absolute", "gamma_pos_learn", "beta_pos_learn")
                     if hasattr(self, n)]
         return parameter_cached(self, f"position{tuple(size)}", tensors, compute)
