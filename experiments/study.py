@@ -381,10 +381,14 @@ class Training:
         its last checkpoint next time."""
         if self.pool is None:
             return
+        # shutdown lets a running job finish (minutes of training) and forgets the workers:
+        # take them first, end them after
+        workers = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
-        # shutdown lets a running job finish (minutes of training): end the workers instead
-        for proc in list((self.pool._processes or {}).values()):
+        for proc in workers:
             proc.terminate()
+        for proc in workers:
+            proc.join()
         self.pool = None
 
 

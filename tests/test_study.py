@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -187,15 +188,20 @@ def test_training_runs_in_workers_and_stops_on_request(tmp_path):
     assert training.pool is None and list_checkpoints(ctxs[0].run_dir("spade"))
     assert len(logged) == 1 and "spade: trained to step 2" in logged[0]
 
-    ctxs = study.contexts(prof, tmp_path / "b", log=lambda *a: None)
-    training = study.Training(prof, ctxs, 2, logged.append)
+    # a run of minutes, ended at once
+    long = prof.with_(iters=5000)
+    ctxs = study.contexts(long, tmp_path / "b", log=lambda *a: None)
+    training = study.Training(long, ctxs, 2, logged.append)
     workers = list(training.pool._processes.values())
-    assert workers
-    training.stop()
-    for proc in workers:
-        proc.join(timeout=30)
-        assert not proc.is_alive()
-    assert training.pool is None
+    try:
+        assert workers and all(proc.is_alive() for proc in workers)
+        start = time.monotonic()
+        training.stop()
+        assert time.monotonic() - start < 20
+        assert not any(proc.is_alive() for proc in workers) and training.pool is None
+    finally:   # a failing stop() must not leave a run of minutes behind
+        for proc in workers:
+            proc.kill()
 
 
 def test_study_runs_on_a_real_dataset(coco_sample, tmp_path):
