@@ -459,6 +459,7 @@ def test_class_ids_of_a_onehot_map_without_argmax():
     soft = torch.rand(2, 6, 9, 11, generator=g)
     assert torch.equal(class_ids(soft, slice(0, 6)), soft.argmax(1))
 
+
 def test_keep_freed_memory_sets_glibc_for_this_process_and_its_children(monkeypatch):
     """The commands ask glibc to keep freed memory (vasis.allocator); a variable the user set
     stays as it is."""

@@ -23,8 +23,9 @@ The same maths as the convs (a conv output is a sum over taps and channels): the
 another order, so results differ from the convs' at float rounding (tests/test_label_patches.py
 bounds it). Gradients flow through every step (the lookups' backward sums the gradient of each
 distinct square). Where the convs are cheaper - narrow norms on small maps, or maps where most
-squares differ (the thresholds below) - or where the convs must run as modules (hooks: complexity counters, probes on the convs;
-autocast; torch.compile, which cannot trace data-dependent sizes) the norm runs its convs.
+squares differ (the thresholds below) - or where the convs must run as modules (hooks:
+complexity counters, probes on the convs; autocast; torch.compile, which cannot trace
+data-dependent sizes) the norm runs its convs.
 :func:`using` chooses the devices; by default the CPU only (on CUDA not measured yet: see
 ``benchmarks/bench_train_step.py --device cuda``).
 """

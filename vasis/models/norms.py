@@ -294,13 +294,14 @@ class ConditionalNorm(nn.Module):
         g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes)
         return torch.addcmul(g_shift, u1, g_scale), torch.addcmul(b_shift, u2, b_scale)
 
-    def _modulate_concat_noise(self, normalized, gamma, beta, factors, classes, spade: bool):
+    def _modulate_concat_noise(self, x, normalized, gamma, beta, factors, classes):
         """The modulation with semantic noise concatenated to the label feature, without
         gradients: the scale (``1 + gamma`` for SPADE) and the shift are written straight
         into two buffers, label half then noise half (the noise drawn as in :meth:`_noise`),
         and the modulation goes in place into the shift's. The maths of the concatenations
         and the separate adds, with fused multiply-adds (float rounding) and three full-size
         passes fewer."""
+        spade = self.cfg.modulation == "spade"
         split = self.seg_nc
         scale, shift = torch.empty_like(normalized), torch.empty_like(normalized)
         if factors is None:
@@ -312,15 +313,15 @@ class ConditionalNorm(nn.Module):
             else:
                 torch.mul(gamma, factors[0], out=scale[:, :split])
             torch.mul(beta, factors[1], out=shift[:, :split])
-        u1, u2 = self._noise_draws(normalized)
+        u1, u2 = self._noise_draws(x)
         g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes, float(spade))
         torch.addcmul(g_shift, u1, g_scale, out=scale[:, split:])
         torch.addcmul(b_shift, u2, b_scale, out=shift[:, split:])
         return shift.addcmul_(normalized, scale)
 
-    def _modulate_all(self, normalized, gamma, beta, factors, classes, x):
-        """The modulation with the position code's factors and the noise, each step a map of
-        its own (what autograd differentiates)."""
+    def _modulate_all(self, x, normalized, gamma, beta, factors, classes):
+        """The modulation with the position code's factors and the noise (drawn like ``x``,
+        the norm's input), each step a map of its own (what autograd differentiates)."""
         if factors is not None:
             gamma = gamma * factors[0]
             beta = beta * factors[1]
@@ -357,9 +358,10 @@ class ConditionalNorm(nn.Module):
         factors = self._position_factors(relative, x.shape[2:])
         if self.cfg.noise == "semantic" and self.cfg.noise_combine == "concat" and \
                 not torch.is_grad_enabled():
-            out = self._modulate_concat_noise(normalized, gamma, beta, factors, classes, spade)
+            modulate = self._modulate_concat_noise
         else:
-            out = self._modulate_all(normalized, gamma, beta, factors, classes, x)
+            modulate = self._modulate_all
+        out = modulate(x, normalized, gamma, beta, factors, classes)
         if spade:
             return out
         if self.instance_channel is not None:
