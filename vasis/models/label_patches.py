@@ -317,21 +317,27 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
     entries before the lookup: the same floats as adding it to the map, one pass less.
     ``cost_rule=False`` skips the cost thresholds (benchmarks compare both paths with it)."""
-    if type(shared) is not nn.Sequential or len(shared) != 2 or type(shared[1]) is not nn.ReLU \
-            or has_foreign_hooks(shared) or has_foreign_hooks(shared[1]):
+    modules = shared._modules if type(shared) is nn.Sequential else {}
+    if len(modules) != 2:
         return None
-    conv_s = shared[0]
+    conv_s, relu = modules.values()
+    if type(conv_s) is not nn.Conv2d or type(conv_g) is not nn.Conv2d or \
+            type(conv_b) is not nn.Conv2d:
+        return None
+    # the cost rule first: most norms stop here, before the checks below
+    pixels = codes.codes.numel()
+    per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
+    conv_macs = pixels * (conv_s.weight.numel() + per_square)
+    if cost_rule and conv_macs < MIN_CONV_MACS:
+        return None
+    if type(relu) is not nn.ReLU or has_foreign_hooks(shared) or has_foreign_hooks(relu):
+        return None
     if not (_same_conv(conv_s) and _same_conv(conv_g) and _same_conv(conv_b)):
         return None
     if conv_g.kernel_size != conv_b.kernel_size or conv_g.padding_mode != conv_b.padding_mode \
             or (conv_g.bias is None) != (conv_b.bias is None):
         return None
     if conv_s.weight.dtype != codes.vectors.dtype:
-        return None
-    pixels = codes.codes.numel()
-    per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
-    conv_macs = pixels * (conv_s.weight.numel() + per_square)
-    if cost_rule and conv_macs < MIN_CONV_MACS:
         return None
     k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
     found = codes.branch_windows(k1, conv_s.padding_mode, k2, conv_g.padding_mode)

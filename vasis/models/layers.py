@@ -114,7 +114,30 @@ def lookup_columns(columns: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     flat = ids.reshape(n, -1)
     if n == 1:
         return columns.index_select(1, flat[0]).view(1, -1, h, w)
-    return torch.stack([columns.index_select(1, f) for f in flat]).view(n, -1, h, w)
+    return _BatchColumnGather.apply(columns, flat).view(n, -1, h, w)
+
+
+class _BatchColumnGather(torch.autograd.Function):
+    """(N, C, P): ``columns.index_select(1, flat[n])`` of each image, gathered straight into its
+    slice of one output (stacking separate gathers copies the whole map once more); the
+    backward adds every image's gradient into one table gradient."""
+
+    @staticmethod
+    def forward(ctx, columns, flat):
+        out = columns.new_empty(flat.shape[0], columns.shape[0], flat.shape[1])
+        for image, ids in enumerate(flat):
+            torch.index_select(columns, 1, ids, out=out[image])
+        ctx.save_for_backward(flat)
+        ctx.table_rows = columns.shape[1]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        flat, = ctx.saved_tensors
+        grad_columns = grad.new_zeros(grad.shape[1], ctx.table_rows)
+        for image, ids in enumerate(flat):
+            grad_columns.index_add_(1, ids, grad[image])
+        return grad_columns, None
 
 
 def lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -175,28 +198,33 @@ def _sigma(conv: nn.Conv2d, hook: SpectralNorm) -> torch.Tensor:
 
 
 def conv_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``; a spectral-norm'd conv whose weight has more elements than its output
-    computes ``conv(x, W) / sigma + b`` instead of ``conv(x, W / sigma) + b``.
+    """``conv(x)``; a spectral-norm'd conv runs without its hook's module call, and one whose
+    weight has more elements than its output computes ``conv(x, W) / sigma + b`` instead of
+    ``conv(x, W / sigma) + b``.
 
     The same maths (a conv is linear in its weight). torch's hook divides the whole weight by
     sigma in every forward and, with gradients, differentiates that division in the backward
     (a few passes over the weight: grad / sigma, grad * W, their sum); for the wide
     low-resolution blocks (SPADE's 16 ngf convs hold 9 * (16 ngf)^2 weights against outputs of
     a few hundred pixels) those passes cost as much as the conv. Dividing the output touches
-    only the output (in place without gradients). sigma is the hook's (the same power iteration
-    in train mode, the stored vectors in eval mode); the result differs from the hook's at
-    float rounding (tests/test_models.py). Inside :func:`spectral_norm_on_weight` the module
-    call runs."""
+    only the output (in place without gradients); the result differs from the hook's at float
+    rounding (tests/test_models.py). Elsewhere the weight is divided as the hook divides it
+    (the same floats, kept on the module as the hook keeps it) without the module call. sigma
+    is the hook's (the same power iteration in train mode, the stored vectors in eval mode).
+    Inside :func:`spectral_norm_on_weight` the module call runs."""
     hook = _spectral_hook(conv) if _SIGMA_ON_OUTPUT[-1] else None
     if hook is None or torch.is_autocast_enabled(x.device.type):
         return conv(x)
     w = conv.weight_orig
     # the output's size up to the few pixels a valid conv loses: only which side is cheaper
     out_numel = x.shape[0] * w.shape[0] * x.shape[2] * x.shape[3] // (conv.stride[0] * conv.stride[1])
-    if w.numel() <= out_numel:
-        return conv(x)
     sigma = _sigma(conv, hook)
     x, padding = padded_input(conv, x)
+    if w.numel() <= out_numel:
+        weight = w / sigma
+        # kept on the module as the hook keeps it (a plain attribute: no Module.__setattr__)
+        conv.__dict__[hook.name] = weight
+        return F.conv2d(x, weight, conv.bias, conv.stride, padding, conv.dilation, conv.groups)
     out = F.conv2d(x, w, None, conv.stride, padding, conv.dilation, conv.groups)
     bias = None if conv.bias is None else conv.bias.view(1, -1, 1, 1)
     if not torch.is_grad_enabled():   # no graph to keep: in place, no new buffers
