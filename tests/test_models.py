@@ -13,7 +13,7 @@ from vasis import allocator
 from vasis.inputs import encode_labels
 from vasis.models.layers import (conv2d, conv_forward, lookup, parameter_cached, resize_ids,
                                  spectral_norm_on_weight)
-from vasis.models.norms import _gamma_beta, class_ids
+from vasis.models.norms import _gamma_beta, _shared, class_ids
 from vasis.presets import build_discriminator
 
 MODELS = list(vasis.MODELS)
@@ -284,6 +284,37 @@ def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs(
         assert seen == [1]
 
 
+def test_gamma_beta_adds_spades_one_in_the_bias_without_gradients():
+    """SPADE's scale 1 + gamma: without gradients the 1 goes into gamma's bias (rounding
+    apart), with them it is the map 1 + gamma itself (the bits of the two convs plus one)."""
+    torch.manual_seed(0)
+    g, b = torch.nn.Conv2d(8, 6, 3, padding=1), torch.nn.Conv2d(8, 6, 3, padding=1)
+    x = torch.randn(2, 8, 9, 11)
+    with torch.no_grad():
+        scale, shift = _gamma_beta(g, b, x, one_plus_gamma=True)
+        assert torch.allclose(scale, 1 + g(x), rtol=1e-6, atol=1e-6) and torch.equal(shift, b(x))
+    scale, shift = _gamma_beta(g, b, x, one_plus_gamma=True)
+    assert torch.equal(scale, 1 + g(x)) and torch.equal(shift, b(x))
+
+
+def test_mlp_shared_runs_as_functions_with_the_modules_bits_unless_hooked():
+    torch.manual_seed(0)
+    seq = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3, padding=1, padding_mode="reflect"),
+                              torch.nn.ReLU())
+    x = torch.randn(2, 5, 7, 6, requires_grad=True)
+    up = torch.randn(2, 4, 7, 6)
+    mine, ref = _shared(seq, x), seq(x)
+    assert torch.equal(mine, ref)
+    g_mine = torch.autograd.grad((mine * up).sum(), [x, seq[0].weight, seq[0].bias])
+    g_ref = torch.autograd.grad((ref * up).sum(), [x, seq[0].weight, seq[0].bias])
+    assert all(torch.equal(a, b) for a, b in zip(g_mine, g_ref))
+    for hooked in (seq, seq[0], seq[1]):
+        seen = []
+        h = hooked.register_forward_hook(lambda *a: seen.append(1))
+        assert torch.equal(_shared(seq, x), ref) and seen == [1]
+        h.remove()
+
+
 def test_stacked_conv_gradients_are_autograds_of_the_stacked_conv():
     """The memory-saving stacked conv gives exactly the gradients autograd gives for one conv
     with the concatenated weights (and, to rounding, those of two separate convs)."""
@@ -378,13 +409,31 @@ def test_parameter_cached_follows_in_place_changes_that_keep_the_version():
     assert len(calls) == 3
 
 
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_spectral_conv_divides_a_small_weight_as_the_hook_does(mode):
+    """Where the output outnumbers the weight, the weight is divided as torch's hook divides it,
+    without the module call: output, u / v and gradients bit-identical to the hook's, and the
+    divided weight kept on the module as the hook keeps it."""
+    conv, twin = _spectral_pair("reflect")
+    getattr(conv, mode)(), getattr(twin, mode)()
+    x = torch.randn(2, 16, 40, 40, requires_grad=True)   # 51200 outputs > 4608 weights
+    up = torch.randn(2, 32, 40, 40)
+    for _ in range(2):                                     # two steps: u, v keep in step
+        before = conv.weight
+        mine, ref = conv_forward(conv, x), twin(x)
+        assert torch.equal(mine, ref) and conv.weight is not before
+        assert torch.equal(conv.weight, twin.weight)
+        assert torch.equal(conv.weight_u, twin.weight_u) and torch.equal(conv.weight_v, twin.weight_v)
+        g_mine = torch.autograd.grad((mine * up).sum(), [x, conv.weight_orig, conv.bias])
+        g_ref = torch.autograd.grad((ref * up).sum(), [x, twin.weight_orig, twin.bias])
+        assert all(torch.equal(a, b) for a, b in zip(g_mine, g_ref))
+
+
 def test_spectral_conv_runs_the_module_where_the_hook_path_must_stay():
-    """A small weight, another hook on the conv, or spectral_norm_on_weight: the module call
-    runs."""
+    """Another hook on the conv, a conv without spectral norm, or spectral_norm_on_weight: the
+    module call runs."""
     conv, twin = _spectral_pair("zero")
     x = torch.randn(2, 16, 3, 4)
-    big = torch.randn(2, 16, 40, 40)                      # 51200 outputs > 4608 weights
-    assert torch.equal(conv_forward(conv, big), twin(big))
     seen = []
     h = conv.register_forward_hook(lambda *a: seen.append(1))
     assert torch.equal(conv_forward(conv, x), twin(x)) and seen == [1]
