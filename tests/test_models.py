@@ -284,19 +284,6 @@ def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs(
         assert seen == [1]
 
 
-def test_gamma_beta_adds_spades_one_in_the_bias_without_gradients():
-    """SPADE's scale 1 + gamma: without gradients the 1 goes into gamma's bias (rounding
-    apart), with them it is the map 1 + gamma itself (the bits of the two convs plus one)."""
-    torch.manual_seed(0)
-    g, b = torch.nn.Conv2d(8, 6, 3, padding=1), torch.nn.Conv2d(8, 6, 3, padding=1)
-    x = torch.randn(2, 8, 9, 11)
-    with torch.no_grad():
-        scale, shift = _gamma_beta(g, b, x, one_plus_gamma=True)
-        assert torch.allclose(scale, 1 + g(x), rtol=1e-6, atol=1e-6) and torch.equal(shift, b(x))
-    scale, shift = _gamma_beta(g, b, x, one_plus_gamma=True)
-    assert torch.equal(scale, 1 + g(x)) and torch.equal(shift, b(x))
-
-
 def test_mlp_shared_runs_as_functions_with_the_modules_bits_unless_hooked():
     torch.manual_seed(0)
     seq = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3, padding=1, padding_mode="reflect"),

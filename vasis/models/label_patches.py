@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
+from .layers import conv_relu, has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
 
 # When the per-square path runs (benchmarks/bench_label_patches.py measures both sides on
 # scenes, block and COCO-Stuff maps at the scenes' and the papers' widths): the convs must cost
@@ -317,20 +317,17 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
     entries before the lookup: the same floats as adding it to the map, one pass less.
     ``cost_rule=False`` skips the cost thresholds (benchmarks compare both paths with it)."""
-    modules = shared._modules if type(shared) is nn.Sequential else {}
-    if len(modules) != 2:
+    parts = conv_relu(shared)
+    if parts is None or type(conv_g) is not nn.Conv2d or type(conv_b) is not nn.Conv2d:
         return None
-    conv_s, relu = modules.values()
-    if type(conv_s) is not nn.Conv2d or type(conv_g) is not nn.Conv2d or \
-            type(conv_b) is not nn.Conv2d:
-        return None
+    conv_s, relu = parts
     # the cost rule first: most norms stop here, before the checks below
     pixels = codes.codes.numel()
     per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
     conv_macs = pixels * (conv_s.weight.numel() + per_square)
     if cost_rule and conv_macs < MIN_CONV_MACS:
         return None
-    if type(relu) is not nn.ReLU or has_foreign_hooks(shared) or has_foreign_hooks(relu):
+    if has_foreign_hooks(shared) or has_foreign_hooks(relu):
         return None
     if not (_same_conv(conv_s) and _same_conv(conv_g) and _same_conv(conv_b)):
         return None

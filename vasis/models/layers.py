@@ -58,6 +58,17 @@ def has_foreign_hooks(module: nn.Module, own_pre_hooks: int = 0) -> bool:
                 or nn.modules.module._global_forward_pre_hooks)
 
 
+def conv_relu(seq: nn.Module) -> tuple[nn.Conv2d, nn.ReLU] | None:
+    """(conv, ReLU) of ``seq`` where it is exactly ``nn.Sequential(nn.Conv2d, nn.ReLU)`` (SPADE's
+    ``mlp_shared``), else None."""
+    if type(seq) is not nn.Sequential or len(seq._modules) != 2:
+        return None
+    conv, relu = seq._modules.values()
+    if type(conv) is not nn.Conv2d or type(relu) is not nn.ReLU:
+        return None
+    return conv, relu
+
+
 def padded_input(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
     """(input, padding) for ``F.conv2d`` with ``conv``'s geometry: a non-zero padding mode
     pads the input as the module does and leaves the conv unpadded."""

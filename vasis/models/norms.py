@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..config import NormConfig
 from . import label_patches
 from .label_patches import LabelCodes
-from .layers import (conv2d, has_foreign_hooks, lookup, onehot_ids, padded_input,
+from .layers import (conv2d, conv_relu, has_foreign_hooks, lookup, onehot_ids, padded_input,
                      param_free_norm, parameter_cached, resize_ids, resize_nearest, run_norm)
 
 
@@ -64,10 +64,9 @@ def _fusable(a: nn.Module, b: nn.Module) -> bool:
         (a.bias is None) == (b.bias is None) and a.weight.dtype == b.weight.dtype
 
 
-def _stacked_conv(x, wa, wb, ba, bb, stride, padding, dilation, groups, plus_a=0.0):
-    """conv2d(x, cat([w_a, w_b]), cat([b_a + plus_a, b_b])): two convs of one input as one
-    (``plus_a`` only with biases)."""
-    bias = torch.cat([ba + plus_a if plus_a else ba, bb]) if ba is not None else None
+def _stacked_conv(x, wa, wb, ba, bb, stride, padding, dilation, groups):
+    """conv2d(x, cat([w_a, w_b]), cat([b_a, b_b])): two convs of one input as one."""
+    bias = torch.cat([ba, bb]) if ba is not None else None
     return F.conv2d(x, torch.cat([wa, wb]), bias, stride, padding, dilation, groups)
 
 
@@ -97,46 +96,35 @@ class _StackedConv(torch.autograd.Function):
         return gx, gwa, gwb, gba, gbb, None, None, None, None
 
 
-def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor,
-                one_plus_gamma: bool = False):
-    """``conv_g(actv), conv_b(actv)`` computed as one conv with both weights stacked; with
-    ``one_plus_gamma`` the first is ``1 + conv_g(actv)`` (SPADE's scale).
+def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
+    """``conv_g(actv), conv_b(actv)`` computed as one conv with both weights stacked.
 
     Each output channel of a conv is its own dot product, so the forward is bit-identical to two
     convs (the official layout keeps two modules and two state-dict entries, and so does the
-    suite); one conv reads ``actv`` once and is up to ~1.9x faster on the CPU. Without
-    gradients the 1 of ``1 + gamma`` goes into gamma's bias: one pass over the map less, float
-    rounding apart (with them, the modulation would keep the stacked output alive for its
-    backward instead of gamma alone). In the backward the gradient w.r.t. ``actv`` is one sum
-    over 2C channels instead of two sums added, so gradients differ at float rounding
-    (tests/test_models.py checks them against two convs).
+    suite); one conv reads ``actv`` once and is up to ~1.9x faster on the CPU. In the backward
+    the gradient w.r.t. ``actv`` is one sum over 2C channels instead of two sums added, so
+    gradients differ at float rounding (tests/test_models.py checks them against two convs).
     """
     # --channels-last (NHWC tensors) and --amp (autocast dtypes) take the modules' own path.
     if not _fusable(conv_g, conv_b) or not actv.is_contiguous() or \
             not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
-        gamma, beta = conv_g(actv), conv_b(actv)
-        return (1 + gamma if one_plus_gamma else gamma), beta
+        return conv_g(actv), conv_b(actv)
     actv, padding = padded_input(conv_g, actv)
-    if torch.is_grad_enabled():
-        plus = 0.0
-        out = _StackedConv.apply(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
-                                 conv_g.stride, padding, conv_g.dilation, conv_g.groups)
-    else:   # no backward to shape: the plain stacked conv, no Function
-        plus = 1.0 if one_plus_gamma and conv_g.bias is not None else 0.0
-        out = _stacked_conv(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
-                            conv_g.stride, padding, conv_g.dilation, conv_g.groups, plus)
-    gamma, beta = out.split_with_sizes([conv_g.out_channels, conv_b.out_channels], 1)
-    return (1 + gamma if one_plus_gamma and not plus else gamma), beta
+    # without gradients there is no backward to shape: the plain stacked conv, no Function
+    stacked = _StackedConv.apply if torch.is_grad_enabled() else _stacked_conv
+    out = stacked(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
+                  conv_g.stride, padding, conv_g.dilation, conv_g.groups)
+    return out.split_with_sizes([conv_g.out_channels, conv_b.out_channels], 1)
 
 
 def _shared(seq: nn.Module, seg: torch.Tensor) -> torch.Tensor:
     """``mlp_shared(seg)`` (a conv, then a ReLU): as functions where nothing hooks the modules,
     the ReLU in place on the conv's new output (the same floats, two module calls less)."""
-    if type(seq) is not nn.Sequential or len(seq._modules) != 2 or has_foreign_hooks(seq):
+    parts = conv_relu(seq)
+    if parts is None:
         return seq(seg)
-    conv, relu = seq._modules.values()
-    if type(conv) is not nn.Conv2d or type(relu) is not nn.ReLU or conv._forward_hooks or \
-            conv._forward_pre_hooks or relu._forward_hooks or relu._forward_pre_hooks:
+    conv, relu = parts
+    if has_foreign_hooks(seq) or has_foreign_hooks(conv) or has_foreign_hooks(relu):
         return seq(seg)
     x, padding = padded_input(conv, seg)
     return F.relu_(F.conv2d(x, conv.weight, conv.bias, conv.stride, padding, conv.dilation,
@@ -250,8 +238,8 @@ class ConditionalNorm(nn.Module):
                 self.mlp_shared, self.mlp_gamma, self.mlp_beta, codes, one_plus_gamma)
             if found is not None:
                 return found
-            return _gamma_beta(self.mlp_gamma, self.mlp_beta, _shared(self.mlp_shared, seg),
-                               one_plus_gamma)
+            gamma, beta = _gamma_beta(self.mlp_gamma, self.mlp_beta,
+                                      _shared(self.mlp_shared, seg))
         else:
             # one gather for both tables
             gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
