@@ -10,7 +10,7 @@ import vasis
 from official_reference import label_maps
 from vasis.models import label_patches
 from vasis.models.label_patches import LabelCodes, distinct_windows, label_feature, padded
-from vasis.models.layers import onehot_ids
+from vasis.models.layers import is_nhwc, onehot_ids
 from vasis.models.norms import _gamma_beta
 
 MODES = ("zeros", "reflect", "replicate", "circular")
@@ -134,6 +134,22 @@ def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode
     assert_close_at_scale(*grads)
 
 
+@pytest.mark.parametrize("one_plus_gamma", [False, True])
+def test_channels_last_maps_are_the_column_gathers_maps(one_plus_gamma):
+    """``nhwc=True`` (the layout of large maps without gradients): the same gamma and beta,
+    gathered as rows into channels_last maps."""
+    ids = blocky(2, 64, 48, 6, 10)
+    seg = _encode(ids, 6)
+    convs = _norm_convs(seg.shape[1], 8, 5, 3, 3, "zeros", "zeros")
+    codes = LabelCodes.of(seg, 6)
+    with torch.no_grad():
+        columns = label_feature(*convs, codes, one_plus_gamma, cost_rule=False)
+        rows = label_feature(*convs, codes, one_plus_gamma, cost_rule=False, nhwc=True)
+    for a, b in zip(rows, columns):
+        assert is_nhwc(a)
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
 def test_label_feature_with_a_per_image_prefix():
     """OASIS's 3D noise: the codes are per image, the vectors carry z."""
     ids = blocky(3, 64, 48, 4, 10)
@@ -205,8 +221,8 @@ def test_the_per_square_path_runs_in_the_generators(monkeypatch):
     calls = []
     real = label_patches.label_feature
 
-    def spy(*args):
-        out = real(*args)
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
         calls.append(out is not None)
         return out
     monkeypatch.setattr(label_patches, "label_feature", spy)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import vasis
 from analysis.study import TINY
 from vasis import allocator
+from vasis.models import layers
 from vasis.inputs import encode_labels
 from vasis.models.layers import (conv2d, conv_forward, lookup, parameter_cached, resize_ids,
                                  spectral_norm_on_weight)
@@ -282,6 +283,50 @@ def test_gamma_beta_as_one_conv_is_bit_identical_and_hooks_still_see_both_convs(
         _gamma_beta(g, b, x)
         h.remove()
         assert seen == [1]
+
+
+def test_one_plus_gamma_of_the_stacked_conv_has_the_bits_of_the_sum():
+    """SPADE's scale 1 + gamma: added in place to the stacked conv's new output without
+    gradients, as a new map with them; either way the floats of ``1 + conv_g(x)``."""
+    torch.manual_seed(0)
+    g, b = torch.nn.Conv2d(8, 6, 3, padding=1), torch.nn.Conv2d(8, 6, 3, padding=1)
+    x = torch.randn(2, 8, 9, 11)
+    with torch.no_grad():
+        scale, shift = _gamma_beta(g, b, x, one_plus_gamma=True)
+        assert torch.equal(scale, 1 + g(x)) and torch.equal(shift, b(x))
+    scale, shift = _gamma_beta(g, b, x.requires_grad_(), one_plus_gamma=True)
+    assert scale.requires_grad and torch.equal(scale.detach(), (1 + g(x)).detach())
+
+
+@pytest.mark.parametrize("model", ["spade", "oasis"])
+def test_large_maps_run_channels_last_without_gradients(model, monkeypatch):
+    """Without gradients on the CPU the generators run maps of NHWC_MIN_PIXELS pixels or more
+    in channels_last (the last blocks at the scenes preset); the image comes back NCHW and
+    equals the all-NCHW forward up to rounding. With gradients nothing changes layout."""
+    x = torch.randn(1, 4, 64, 64)
+    assert layers.working_layout(x) is x                      # gradients on
+    with torch.no_grad():
+        assert layers.is_nhwc(layers.working_layout(x))
+        small = torch.randn(1, 4, 32, 32)
+        assert layers.working_layout(small) is small
+        assert layers.is_nhwc(layers.working_layout(small, scale=2))
+    gen = vasis.build_generator(model, "scenes").eval()
+    label = torch.randint(0, vasis.label_space("scenes").label_nc, (1, 128, 128))
+    last = gen.up_3 if model == "spade" else gen.body[-1]
+    layouts = []
+    last.register_forward_pre_hook(lambda m, args: layouts.append(layers.is_nhwc(args[0])))
+    z = torch.randn(1, gen.cfg.z_dim) if model == "oasis" else None
+    call = (lambda: gen(label, z=z)) if model == "oasis" else (lambda: gen(label))
+    with torch.no_grad():
+        nhwc = call()
+        monkeypatch.setattr(layers, "NHWC_MIN_PIXELS", 10 ** 9)
+        nchw = call()
+    assert layouts == [True, False]
+    assert nhwc.is_contiguous() and nchw.is_contiguous()
+    assert (nhwc - nchw).abs().max() < 1e-5
+    monkeypatch.undo()
+    call()                                                     # with gradients
+    assert layouts[-1] is False
 
 
 def test_mlp_shared_runs_as_functions_with_the_modules_bits_unless_hooked():

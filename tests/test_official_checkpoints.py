@@ -3,7 +3,12 @@
 Equivalence is proven against tests/official_reference.py, an independent functional
 re-expression of each official forward that reads weights by their official names; random
 official-layout state dicts (reduced width) are loaded with load_official and both forwards
-must agree within 1e-5 in eval mode.
+run in eval mode. Both fp32 forwards are measured against the official forward in float64
+(the exact result to fp32's eye): the suite's may be no further from it than 1e-5 or twice
+as far as the official fp32 forward's own rounding, whichever is larger. (Sums in another
+order - stacked convs, fused multiply-adds, channels_last convs - move an fp32 output by
+rounding only; for OASIS the official fp32 forward is itself up to 1.4e-5 from exact at the
+scenes preset, so a fixed 1e-5 between two fp32 forwards would test the rounding.)
 """
 from __future__ import annotations
 
@@ -30,21 +35,32 @@ def compare(model, dataset, overrides, o, batch=2, seed=0):
     space = vasis.label_space(dataset)
     label, instance = label_maps(batch, o.height, o.width, space.label_nc, space.dontcare, seed)
     z = torch.randn(batch, o.z_dim) if o.z_dim else None
+    sd64 = {k: v.double() if v.is_floating_point() else v for k, v in sd.items()}
+
+    def official(state, dtype):
+        with torch.no_grad():
+            if model in ("oasis", "va-oasis"):
+                return official_forward(state, o, oasis_input(label, o).to(dtype),
+                                        z=None if z is None else z.to(dtype))
+            return official_forward(state, o, spade_input(label, instance, o).to(dtype),
+                                    dist=None if dist is None else dist.to(dtype))
+    dist = None
+    if model == "clade-icpe":
+        dist = torch.stack([vasis.relative_position_code(m) for m in label])
     with torch.no_grad():
         if model in ("oasis", "va-oasis"):
             ours = gen(label, z=z)
-            ref = official_forward(sd, o, oasis_input(label, o), z=z)
         else:
-            dist = None
-            if model == "clade-icpe":
-                dist = torch.stack([vasis.relative_position_code(m) for m in label])
             ours = gen(label, relative=dist, instance=instance if space.instance else None)
-            ref = official_forward(sd, o, spade_input(label, instance, o), dist=dist)
+    ref, exact = official(sd, torch.float32), official(sd64, torch.float64)
     assert ours.shape == ref.shape == (batch, 3, o.height, o.width)
     # The outputs must carry signal (not a saturated tanh) for the comparison to mean anything.
     assert ref.std() > 0.05 and (ref.abs() > 0.995).float().mean() < 0.5
-    err = (ours - ref).abs().max().item()
-    assert err < 1e-5, f"{model} on {dataset}: max abs diff {err:.3g}"
+    err = (ours.double() - exact).abs().max().item()
+    official_err = (ref.double() - exact).abs().max().item()
+    assert err <= max(1e-5, 2 * official_err), (
+        f"{model} on {dataset}: max abs diff from the exact official forward {err:.3g} "
+        f"(the official fp32 forward's: {official_err:.3g})")
     return sd, label, z, ref
 
 

@@ -17,7 +17,7 @@ from ..relative_position import relative_position_code
 from . import label_patches
 from .blocks import ConditionalResBlock
 from .label_patches import LabelCodes
-from .layers import conv2d, resize_nearest
+from .layers import conv2d, is_nhwc, resize_nearest, working_layout
 from .norms import class_ids
 from ..errors import UserError
 
@@ -107,6 +107,13 @@ class _Generator(nn.Module):
         maps = np.stack([relative_position_code(c) for c in classes])
         return torch.from_numpy(maps).to(seg.device, seg.dtype)
 
+    @staticmethod
+    def _output(image: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """The image in the input's layout: the large maps ran in channels_last without
+        gradients (:func:`~vasis.models.layers.working_layout`), the caller gets NCHW back
+        unless it gave channels_last."""
+        return image if is_nhwc(seg) else image.contiguous()
+
     def _norm_kwargs(self, cond_nc: int, semantic: slice, instance_channel, resolution):
         return dict(cond_nc=cond_nc, semantic=semantic, instance_channel=instance_channel,
                     resolution=resolution, padding=self.cfg.padding)
@@ -165,9 +172,9 @@ class SPADEGenerator(_Generator):
         x = self.fc(resize_nearest(seg, (self.sh, self.sw)))
         for name, up in self._plan:
             if up:
-                x = self.up(x)
+                x = self.up(working_layout(x, scale=2))
             x = getattr(self, name)(x, seg, relative, classes, codes)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))
+        return self._output(torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1))), seg)
 
 
 class OASISGenerator(_Generator):
@@ -222,6 +229,6 @@ class OASISGenerator(_Generator):
         x = self.fc(resize_nearest(seg, (self.init_h, self.init_w)))
         for i, block in enumerate(self.body):
             if i:
-                x = self.up(x)
+                x = self.up(working_layout(x, scale=2))
             x = block(x, seg, relative, classes, codes)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1)))
+        return self._output(torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1))), seg)

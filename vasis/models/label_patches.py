@@ -311,9 +311,12 @@ def _stacked(conv_g: nn.Conv2d, conv_b: nn.Conv2d, one_plus_gamma: bool):
 
 
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
-                  codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True):
+                  codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True,
+                  nhwc: bool = False):
     """``conv_g(shared(seg)), conv_b(shared(seg))`` per distinct square of ``codes`` (the codes
-    of ``seg``); None when the convs should run instead (see the module's docstring).
+    of ``seg``); None when the convs should run instead (see the module's docstring). With
+    ``nhwc`` the maps come channels_last: each a row gather of its own table (the faster
+    gather), for the channels_last features they modulate.
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
     entries before the lookup: the same floats as adding it to the map, one pass less.
     ``cost_rule=False`` skips the cost thresholds (benchmarks compare both paths with it)."""
@@ -356,9 +359,15 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     actv = F.pad(F.relu(pre), (0, 0, 0, 1))                  # + the zero row of mlp_gamma's pad
 
     # gamma and beta per distinct k2 x k2 window of those windows: one matrix product, its
-    # rows the output channels (what the lookup gathers from)
+    # rows the output channels (what the lookup gathers from); NHWC maps gather rows
     patches = actv.index_select(0, second.values.reshape(-1)).view(second.count, -1)
     stacked, bias = _stacked(conv_g, conv_b, one_plus_gamma)
+    if nhwc:
+        rows = patches @ stacked.t() if bias is None else torch.addmm(bias.t(), patches,
+                                                                      stacked.t())
+        tables = rows.split([conv_g.out_channels, conv_b.out_channels], 1)
+        return tuple(F.embedding(second.inverse, t.contiguous()).permute(0, 3, 1, 2)
+                     for t in tables)
     columns = stacked @ patches.t() if bias is None else torch.addmm(bias, stacked, patches.t())
     maps = lookup_columns(columns, second.inverse)
     return maps.split([conv_g.out_channels, conv_b.out_channels], 1)

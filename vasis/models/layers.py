@@ -77,6 +77,29 @@ def padded_input(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple]
     return F.pad(x, conv._reversed_padding_repeated_twice, mode=conv.padding_mode), (0, 0)
 
 
+# On the CPU, oneDNN runs a conv on a channels_last (NHWC) map as it is, while an NCHW map with
+# few channels is reordered to its blocked layout and back in every call: at 64 x 64 and more
+# (where torch hands batch-1 convs to oneDNN at all) NHWC convs with 8-32 channels are up to
+# 2x faster. So the generators run such maps in NHWC without gradients (docs/speed.md).
+NHWC_MIN_PIXELS = 64 * 64
+
+
+def is_nhwc(x: torch.Tensor) -> bool:
+    """Whether ``x`` (N, C, H, W) is laid out channels_last and not also plain contiguous."""
+    return x.dim() == 4 and not x.is_contiguous() and \
+        x.is_contiguous(memory_format=torch.channels_last)
+
+
+def working_layout(x: torch.Tensor, scale: int = 1) -> torch.Tensor:
+    """``x`` in the layout the generators run it in: channels_last on the CPU without gradients
+    where the map, times ``scale`` (an upsampling about to come), has at least NHWC_MIN_PIXELS
+    pixels; else as it is. The same maths: only the convs' summation order may differ."""
+    if x.device.type != "cpu" or torch.is_grad_enabled() or x.dim() != 4 or \
+            x.shape[2] * x.shape[3] * scale * scale < NHWC_MIN_PIXELS:
+        return x
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def resize_nearest(maps: torch.Tensor, size) -> torch.Tensor:
     """``maps`` (..., H, W) resized (nearest) to ``size``: ``F.interpolate(mode='nearest')``,
     or, where ``size`` divides the map, the strided view of every f-th pixel - exactly what

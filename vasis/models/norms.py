@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from ..config import NormConfig
 from . import label_patches
 from .label_patches import LabelCodes
-from .layers import (conv2d, conv_relu, has_foreign_hooks, lookup, onehot_ids, padded_input,
-                     param_free_norm, parameter_cached, resize_ids, resize_nearest, run_norm)
+from .layers import (conv2d, conv_relu, has_foreign_hooks, is_nhwc, lookup, onehot_ids,
+                     padded_input, param_free_norm, parameter_cached, resize_ids, resize_nearest,
+                     run_norm)
 
 
 def absolute_position_grid(height: int, width: int) -> torch.Tensor:
@@ -96,8 +97,11 @@ class _StackedConv(torch.autograd.Function):
         return gx, gwa, gwb, gba, gbb, None, None, None, None
 
 
-def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
-    """``conv_g(actv), conv_b(actv)`` computed as one conv with both weights stacked.
+def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor,
+                one_plus_gamma: bool = False):
+    """``conv_g(actv), conv_b(actv)`` computed as one conv with both weights stacked; the first
+    map is ``1 + conv_g(actv)`` with ``one_plus_gamma`` (without gradients added in place to
+    the stacked conv's new output, which nothing else holds: the same floats, no new map).
 
     Each output channel of a conv is its own dot product, so the forward is bit-identical to two
     convs (the official layout keeps two modules and two state-dict entries, and so does the
@@ -105,16 +109,20 @@ def _gamma_beta(conv_g: nn.Module, conv_b: nn.Module, actv: torch.Tensor):
     the gradient w.r.t. ``actv`` is one sum over 2C channels instead of two sums added, so
     gradients differ at float rounding (tests/test_models.py checks them against two convs).
     """
-    # --channels-last (NHWC tensors) and --amp (autocast dtypes) take the modules' own path.
-    if not _fusable(conv_g, conv_b) or not actv.is_contiguous() or \
+    # --channels-last's NHWC weights and --amp (autocast dtypes) take the modules' own path.
+    if not _fusable(conv_g, conv_b) or not (actv.is_contiguous() or is_nhwc(actv)) or \
             not conv_g.weight.is_contiguous() or torch.is_autocast_enabled(actv.device.type):
-        return conv_g(actv), conv_b(actv)
+        gamma = conv_g(actv)
+        return (1 + gamma if one_plus_gamma else gamma), conv_b(actv)
     actv, padding = padded_input(conv_g, actv)
     # without gradients there is no backward to shape: the plain stacked conv, no Function
     stacked = _StackedConv.apply if torch.is_grad_enabled() else _stacked_conv
     out = stacked(actv, conv_g.weight, conv_b.weight, conv_g.bias, conv_b.bias,
                   conv_g.stride, padding, conv_g.dilation, conv_g.groups)
-    return out.split_with_sizes([conv_g.out_channels, conv_b.out_channels], 1)
+    gamma, beta = out.split_with_sizes([conv_g.out_channels, conv_b.out_channels], 1)
+    if one_plus_gamma:
+        gamma = 1 + gamma if torch.is_grad_enabled() else gamma.add_(1)
+    return gamma, beta
 
 
 def _shared(seq: nn.Module, seg: torch.Tensor) -> torch.Tensor:
@@ -135,7 +143,8 @@ def _modulate(beta: torch.Tensor, normalized: torch.Tensor, scale: torch.Tensor)
     """``normalized * scale + beta`` as one fused multiply-add (``addcmul``: float rounding
     differs from a multiply then an add). Without gradients into ``beta``'s own buffer (a new
     map of the label feature; no full-size buffer more)."""
-    if torch.is_grad_enabled() or beta.shape != normalized.shape or not beta.is_contiguous():
+    if torch.is_grad_enabled() or beta.shape != normalized.shape or \
+            not (beta.is_contiguous() or is_nhwc(beta)):
         return torch.addcmul(beta, normalized, scale)
     return beta.addcmul_(normalized, scale)
 
@@ -231,19 +240,21 @@ class ConditionalNorm(nn.Module):
 
     # -- the three parts -------------------------------------------------------------------
     def _label_feature(self, seg: torch.Tensor, classes: torch.Tensor | None,
-                       codes: LabelCodes | None, one_plus_gamma: bool):
-        """(gamma, beta), or (1 + gamma, beta) with ``one_plus_gamma``."""
+                       codes: LabelCodes | None, one_plus_gamma: bool, nhwc: bool = False):
+        """(gamma, beta), or (1 + gamma, beta) with ``one_plus_gamma``; SPADE's maps in
+        channels_last with ``nhwc`` (the layout of the normalized features)."""
         if self.cfg.modulation == "spade":
             found = None if codes is None else label_patches.label_feature(
-                self.mlp_shared, self.mlp_gamma, self.mlp_beta, codes, one_plus_gamma)
+                self.mlp_shared, self.mlp_gamma, self.mlp_beta, codes, one_plus_gamma, nhwc=nhwc)
             if found is not None:
                 return found
-            gamma, beta = _gamma_beta(self.mlp_gamma, self.mlp_beta,
-                                      _shared(self.mlp_shared, seg))
-        else:
-            # one gather for both tables
-            gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
-                                 classes).split(self.seg_nc, 1)
+            if nhwc:   # (the resized map is a strided view: the conv copies it anyway)
+                seg = seg.contiguous(memory_format=torch.channels_last)
+            return _gamma_beta(self.mlp_gamma, self.mlp_beta, _shared(self.mlp_shared, seg),
+                               one_plus_gamma)
+        # one gather for both tables
+        gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
+                             classes).split(self.seg_nc, 1)
         return (1 + gamma if one_plus_gamma else gamma), beta
 
     def _position_inputs(self, relative: torch.Tensor | None, size):
@@ -366,7 +377,8 @@ class ConditionalNorm(nn.Module):
         spade = self.cfg.modulation == "spade"
         # SPADE's scale 1 + gamma straight from the label feature when nothing else adds to it
         plain = spade and not self.cfg.position and self.cfg.noise == "none"
-        gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain)
+        gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain,
+                                          nhwc=is_nhwc(normalized))
         if plain:
             return _modulate(beta, normalized, gamma)
 
