@@ -174,9 +174,12 @@ class _BatchColumnGather(torch.autograd.Function):
         return grad_columns, None
 
 
-def lookup(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def lookup(table: torch.Tensor, ids: torch.Tensor, nhwc: bool = False) -> torch.Tensor:
     """(N, cols, H, W): row ``ids[n, h, w]`` of ``table`` (rows, cols) at every pixel (the
-    official ``F.embedding(ids, table).permute(0, 3, 1, 2)``: the same floats, contiguous)."""
+    official ``F.embedding(ids, table).permute(0, 3, 1, 2)``: the same floats), contiguous;
+    with ``nhwc`` channels_last, as that row gather gives it."""
+    if nhwc:
+        return F.embedding(ids, table).permute(0, 3, 1, 2)
     return lookup_columns(table.t().contiguous(), ids)
 
 

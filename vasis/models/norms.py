@@ -252,9 +252,12 @@ class ConditionalNorm(nn.Module):
                 seg = seg.contiguous(memory_format=torch.channels_last)
             return _gamma_beta(self.mlp_gamma, self.mlp_beta, _shared(self.mlp_shared, seg),
                                one_plus_gamma)
-        # one gather for both tables
-        gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
-                             classes).split(self.seg_nc, 1)
+        if nhwc:   # a gather each: maps the modulation can write into in place
+            gamma = lookup(self.class_gamma, classes, nhwc=True)
+            beta = lookup(self.class_beta, classes, nhwc=True)
+        else:      # one gather for both tables
+            gamma, beta = lookup(torch.cat([self.class_gamma, self.class_beta], 1),
+                                 classes).split(self.seg_nc, 1)
         return (1 + gamma if one_plus_gamma else gamma), beta
 
     def _position_inputs(self, relative: torch.Tensor | None, size):
@@ -278,24 +281,29 @@ class ConditionalNorm(nn.Module):
             b_parts.append(rel)
         return torch.cat(g_parts, 1), torch.cat(b_parts, 1)
 
-    def _position_factors(self, relative: torch.Tensor | None, size):
+    def _position_factors(self, relative: torch.Tensor | None, size, nhwc: bool = False):
         """(1 + conv_pos_gamma(pos), 1 + conv_pos_beta(pos)), the position code's modulation
-        of the label feature, or None without a position code. Absolute and learnable codes
-        depend on the parameters only, so generation and evaluation reuse them while those are
-        unchanged (:func:`~vasis.models.layers.parameter_cached`)."""
+        of the label feature, or None without a position code; channels_last with ``nhwc``
+        (the layout of the maps they multiply). Absolute and learnable codes depend on the
+        parameters only, so generation and evaluation reuse them while those are unchanged
+        (:func:`~vasis.models.layers.parameter_cached`)."""
         if not self.cfg.position:
             return None
 
         def compute():
             pos_g, pos_b = self._position_inputs(relative, size)
-            return 1 + self.conv_pos_gamma(pos_g), 1 + self.conv_pos_beta(pos_b)
+            factors = 1 + self.conv_pos_gamma(pos_g), 1 + self.conv_pos_beta(pos_b)
+            if nhwc:
+                return tuple(f.contiguous(memory_format=torch.channels_last) for f in factors)
+            return factors
         convs = (self.conv_pos_gamma, self.conv_pos_beta)
         if "relative" in self.cfg.position or any(has_foreign_hooks(c) for c in convs):
             return compute()
         tensors = [t for c in convs for t in (c.weight, c.bias) if t is not None]
         tensors += [getattr(self, n) for n in ("pos_absolute", "gamma_pos_learn", "beta_pos_learn")
                     if hasattr(self, n)]
-        return parameter_cached(self, f"position{tuple(size)}", tensors, compute)
+        return parameter_cached(self, f"position{tuple(size)}{'nhwc' if nhwc else ''}",
+                                tensors, compute)
 
     def _noise_draws(self, like: torch.Tensor):
         """The two noise maps (for gamma, then for beta) drawn for a feature like ``like``."""
@@ -304,20 +312,23 @@ class ConditionalNorm(nn.Module):
         return (draw(shape, device=like.device, dtype=like.dtype),
                 draw(shape, device=like.device, dtype=like.dtype))
 
-    def _noise_tables(self, classes: torch.Tensor, gamma_shift_plus: float = 0.0):
+    def _noise_tables(self, classes: torch.Tensor, gamma_shift_plus: float = 0.0,
+                      nhwc: bool = False):
         """Semantic noise's per-pixel (gamma scale, gamma shift, beta scale, beta shift), one
-        gather for the four tables; ``gamma_shift_plus`` is added to that table first."""
+        gather for the four tables (channels_last maps with ``nhwc``); ``gamma_shift_plus`` is
+        added to that table first."""
         g_shift = self.gamma_noise_beta + gamma_shift_plus if gamma_shift_plus else \
             self.gamma_noise_beta
         tables = torch.cat([self.gamma_noise_gamma, g_shift, self.beta_noise_gamma,
                             self.beta_noise_beta], 1)
-        return lookup(tables, classes).split(self.gamma_noise_gamma.shape[1], 1)
+        return lookup(tables, classes, nhwc=nhwc).split(
+            self.gamma_noise_gamma.shape[1], 1)
 
     def _noise(self, classes: torch.Tensor, like: torch.Tensor):
         u1, u2 = self._noise_draws(like)
         if self.cfg.noise == "random":
             return u1, u2
-        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes)
+        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes, nhwc=is_nhwc(like))
         return torch.addcmul(g_shift, u1, g_scale), torch.addcmul(b_shift, u2, b_scale)
 
     def _modulate_concat_noise(self, x, normalized, gamma, beta, factors, classes):
@@ -340,7 +351,8 @@ class ConditionalNorm(nn.Module):
                 torch.mul(gamma, factors[0], out=scale[:, :split])
             torch.mul(beta, factors[1], out=shift[:, :split])
         u1, u2 = self._noise_draws(x)
-        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes, float(spade))
+        g_scale, g_shift, b_scale, b_shift = self._noise_tables(classes, float(spade),
+                                                                nhwc=is_nhwc(normalized))
         torch.addcmul(g_shift, u1, g_scale, out=scale[:, split:])
         torch.addcmul(b_shift, u2, b_scale, out=shift[:, split:])
         return shift.addcmul_(normalized, scale)
@@ -382,7 +394,7 @@ class ConditionalNorm(nn.Module):
         if plain:
             return _modulate(beta, normalized, gamma)
 
-        factors = self._position_factors(relative, x.shape[2:])
+        factors = self._position_factors(relative, x.shape[2:], nhwc=is_nhwc(normalized))
         if self.cfg.noise == "semantic" and self.cfg.noise_combine == "concat" and \
                 not torch.is_grad_enabled():
             modulate = self._modulate_concat_noise
