@@ -294,20 +294,33 @@ def _same_conv(conv: nn.Module) -> bool:
             and conv.padding == (k // 2, k // 2) and conv.padding_mode in PADDING_MODES)
 
 
-def _stacked(conv_g: nn.Conv2d, conv_b: nn.Conv2d, one_plus_gamma: bool):
-    """(both convs' weights as one (Cg + Cb, k2 * k2 * hidden) matrix, tap-major like the
-    windows' rows; their biases as a column, + 1 on gamma's with ``one_plus_gamma``)."""
+def _tap_products(conv_g: nn.Conv2d, conv_b: nn.Conv2d, actv: torch.Tensor):
+    """Each row of ``actv`` (hidden,) times each tap of both convs' weights: a
+    ((rows * k2 * k2), Cg + Cb) table whose row ``row * k2 * k2 + tap`` is that product."""
     stacked = torch.cat([conv_g.weight, conv_b.weight])     # (Cg + Cb, hidden, k2, k2)
-    stacked = stacked.permute(0, 2, 3, 1).reshape(stacked.shape[0], -1)
+    outs = stacked.shape[0]
+    per_tap = actv @ stacked.permute(1, 2, 3, 0).reshape(actv.shape[1], -1)
+    return per_tap.view(-1, outs)
+
+
+def _stacked_bias(conv_g: nn.Conv2d, conv_b: nn.Conv2d, one_plus_gamma: bool):
+    """Both convs' biases as one (Cg + Cb,) vector, + 1 on gamma's with ``one_plus_gamma``
+    (None: neither conv has a bias and nothing is added)."""
     if conv_g.bias is None:
-        bias = None
-        if one_plus_gamma:
-            bias = torch.cat([torch.ones_like(conv_g.weight[:, 0, 0, 0]),
-                              torch.zeros_like(conv_b.weight[:, 0, 0, 0])])[:, None]
-    else:
-        bias_g = conv_g.bias + 1 if one_plus_gamma else conv_g.bias
-        bias = torch.cat([bias_g, conv_b.bias])[:, None]
-    return stacked, bias
+        if not one_plus_gamma:
+            return None
+        return torch.cat([torch.ones_like(conv_g.weight[:, 0, 0, 0]),
+                          torch.zeros_like(conv_b.weight[:, 0, 0, 0])])
+    return torch.cat([conv_g.bias + 1 if one_plus_gamma else conv_g.bias, conv_b.bias])
+
+
+def per_square_macs(found, per_square: int, outs: int) -> int:
+    """Multiply-adds of the second step: every first-step window's products with the taps
+    of both convs (``per_square`` weights), and each distinct square's sum of k2 * k2 rows of
+    ``outs``."""
+    first, second = found
+    taps = second.values.shape[1]
+    return (first.count + 1) * per_square + second.count * taps * outs
 
 
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
@@ -341,9 +354,9 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
         return None
     k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
     found = codes.branch_windows(k1, conv_s.padding_mode, k2, conv_g.padding_mode)
-    lookups = pixels * (conv_g.out_channels + conv_b.out_channels)
-    if found is None or cost_rule and \
-            found[1].count * per_square + lookups * LOOKUP_MACS > conv_macs / 2:
+    outs = conv_g.out_channels + conv_b.out_channels
+    if found is None or cost_rule and per_square_macs(found, per_square, outs) + \
+            pixels * outs * LOOKUP_MACS > conv_macs / 2:
         return None
     first, second = found
 
@@ -358,16 +371,15 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
         pre = pre + conv_s.bias
     actv = F.pad(F.relu(pre), (0, 0, 0, 1))                  # + the zero row of mlp_gamma's pad
 
-    # gamma and beta per distinct k2 x k2 window of those windows: one matrix product, its
-    # rows the output channels (what the lookup gathers from); NHWC maps gather rows
-    patches = actv.index_select(0, second.values.reshape(-1)).view(second.count, -1)
-    stacked, bias = _stacked(conv_g, conv_b, one_plus_gamma)
-    if nhwc:
-        rows = patches @ stacked.t() if bias is None else torch.addmm(bias.t(), patches,
-                                                                      stacked.t())
-        tables = rows.split([conv_g.out_channels, conv_b.out_channels], 1)
+    # gamma and beta per distinct k2 x k2 window of those windows, the same way: each
+    # window's products with each tap of both convs (a row each), summed over its taps
+    rows = F.embedding_bag(second.tap_rows, _tap_products(conv_g, conv_b, actv), mode="sum")
+    bias = _stacked_bias(conv_g, conv_b, one_plus_gamma)
+    if bias is not None:
+        rows = rows + bias
+    sizes = [conv_g.out_channels, conv_b.out_channels]
+    if nhwc:   # NHWC maps: row gathers, a table each
         return tuple(F.embedding(second.inverse, t.contiguous()).permute(0, 3, 1, 2)
-                     for t in tables)
-    columns = stacked @ patches.t() if bias is None else torch.addmm(bias, stacked, patches.t())
-    maps = lookup_columns(columns, second.inverse)
-    return maps.split([conv_g.out_channels, conv_b.out_channels], 1)
+                     for t in rows.split(sizes, 1))
+    # NCHW maps: column gathers from the table's transpose (rows = output channels)
+    return lookup_columns(rows.t().contiguous(), second.inverse).split(sizes, 1)
