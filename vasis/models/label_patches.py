@@ -177,6 +177,14 @@ def _column_keys(pieces, k: int, h: int, radix: int):
     return key
 
 
+def _narrow(digits, bound: int):
+    """A numpy array of digits as int32 where every key built from them stays below ``bound``
+    (int32 keys sort and search about twice as fast); else (or a tensor) as it is."""
+    if isinstance(digits, np.ndarray) and bound < 2 ** 31:
+        return digits.astype(np.int32)
+    return digits
+
+
 def distinct_windows(grid, k: int) -> Windows | None:
     """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1): non-negative ints, a
     tensor or (CPU path) a numpy array.
@@ -189,12 +197,13 @@ def distinct_windows(grid, k: int) -> Windows | None:
     h, w = hp - k + 1, wp - k + 1
     radix = int(grid.max()) + 1
     if radix ** (k * k) < _KEY_LIMIT:
-        key = _column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k)
+        key = _column_keys(_row_keys(_narrow(grid, radix ** (k * k)), k, w, radix), k, h,
+                           radix ** k)
     elif radix ** k < _KEY_LIMIT:
-        piece_ids, pieces, _ = _unique_inverse(_row_keys(grid, k, w, radix))
+        piece_ids, pieces, _ = _unique_inverse(_row_keys(_narrow(grid, radix ** k), k, w, radix))
         if pieces ** k >= _KEY_LIMIT:
             return None
-        key = _column_keys(piece_ids, k, h, pieces)
+        key = _column_keys(_narrow(piece_ids, pieces ** k), k, h, pieces)
     else:
         return None
     inverse, count, first = _unique_inverse(key)
