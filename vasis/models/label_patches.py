@@ -15,9 +15,10 @@ per distinct square and every pixel looks its result up:
    of the weight times the window's vector at that tap (each vector's products with each tap
    are computed once, for the table's few rows);
 3. the distinct k2 x k2 windows of those windows' ids, padded as ``mlp_gamma`` pads (a zero
-   row, or the reflected ids), and gamma and beta of each as one matrix product with both
-   convs' weights;
-4. a table lookup per pixel (:func:`vasis.models.layers.lookup_columns`).
+   row, or the reflected ids), and gamma and beta of each the same way: each step-2 window's
+   products with each tap of both convs' weights, computed once, summed over the taps;
+4. a table lookup per pixel (:func:`vasis.models.layers.lookup_columns`; rows gathered into
+   channels_last maps for channels_last features).
 
 The same maths as the convs (a conv output is a sum over taps and channels): the sums run in
 another order, so results differ from the convs' at float rounding (tests/test_label_patches.py
