@@ -27,6 +27,7 @@ computes only what is missing. :mod:`experiments.study_report` turns the cells i
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
@@ -389,6 +390,12 @@ class Training:
             proc.terminate()
         for proc in workers:
             proc.join()
+            # the pool's manager thread joins them too: when its waitpid reaps a worker
+            # first, ours returns before that thread has recorded the exit code, and the
+            # worker reads as alive for a moment longer
+            deadline = time.monotonic() + 5
+            while proc.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
         self.pool = None
 
 
