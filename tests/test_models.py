@@ -208,6 +208,15 @@ def test_dontcare_is_accepted_where_the_dataset_has_it():
         encode_labels(labels, vasis.label_space("ade20k"))
 
 
+def test_encoded_ids_are_not_the_callers_tensor():
+    """The class ids encode_labels returns (the generators keep them as the label codes) are
+    a tensor of their own, also where no don't-care id needs mapping."""
+    labels = one_class(3)
+    onehot, ids = encode_labels(labels, vasis.label_space("scenes"), return_ids=True)
+    assert torch.equal(ids, labels) and ids.data_ptr() != labels.data_ptr()
+    assert torch.equal(onehot.argmax(1), labels)
+
+
 def test_unknown_preset_and_option_errors():
     with pytest.raises(ValueError, match="unknown model 'pix2pix'"):
         vasis.build_generator("pix2pix", "scenes")

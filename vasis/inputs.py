@@ -22,6 +22,11 @@ def instance_edges(instance: torch.Tensor) -> torch.Tensor:
 
 def check_label_ids(label: torch.Tensor, space: LabelSpace, source: str = "label map") -> None:
     """Raise a clear error when a label map holds ids the dataset does not have."""
+    if label.numel() == 0:
+        return
+    low, high = torch.aminmax(label)   # one pass for the usual case: every id a class
+    if low >= 0 and high < space.label_nc:
+        return
     valid = (label >= 0) & (label < space.label_nc)
     if space.dontcare:
         valid |= label == DONTCARE_ID
@@ -49,8 +54,11 @@ def encode_labels(label: torch.Tensor, space: LabelSpace, instance: torch.Tensor
             f"an integer label map must have shape (N, H, W) and an integer dtype; "
             f"got shape {tuple(label.shape)} and dtype {label.dtype}")
     check_label_ids(label, space)
-    ids = label.long().clone()
-    ids[ids == DONTCARE_ID] = space.label_nc  # the don't-care channel follows the classes
+    ids = label.long()
+    if space.dontcare:   # the don't-care channel follows the classes
+        ids = torch.where(ids == DONTCARE_ID, space.label_nc, ids)
+    elif ids is label:   # the ids returned must not be the caller's tensor
+        ids = ids.clone()
     onehot = torch.zeros(ids.shape[0], space.semantic_nc, *ids.shape[1:], device=ids.device)
     onehot.scatter_(1, ids.unsqueeze(1), 1.0)
     use_instance = space.instance if with_instance is None else with_instance

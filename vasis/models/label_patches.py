@@ -219,6 +219,17 @@ def distinct_windows(grid, k: int) -> Windows | None:
     return Windows(inverse, values)
 
 
+@functools.lru_cache(maxsize=64)
+def _code_vectors(n_classes: int, n_bits: int, dtype, device) -> torch.Tensor:
+    """(n_classes * 2 ** n_bits, n_classes + n_bits): every class's one-hot vector with every
+    combination of the bits, in code order (the same table for every map of a label space:
+    built once; read only)."""
+    eye = torch.eye(n_classes, dtype=dtype, device=device)
+    bits = (torch.arange(2 ** n_bits, device=device)[:, None]
+            >> torch.arange(n_bits, device=device)) & 1
+    return torch.cat([eye.repeat(2 ** n_bits, 1), bits.to(dtype).repeat_interleave(n_classes, 0)], 1)
+
+
 class LabelCodes:
     """A conditioning map as codes: pixel (n, :, y, x) of the map is ``vectors[codes[n, y, x]]``.
 
@@ -253,13 +264,7 @@ class LabelCodes:
             if checked and not bool(((bit == 0) | (bit == 1)).all()):
                 return None
             codes = codes + (bit.long() << i) * n_classes
-        # rows: every class with every combination of the bits, in code order
-        eye = torch.eye(n_classes, dtype=seg.dtype, device=seg.device)
-        bits = (torch.arange(2 ** n_bits, device=seg.device)[:, None]
-                >> torch.arange(n_bits, device=seg.device)) & 1
-        vectors = torch.cat([eye.repeat(2 ** n_bits, 1),
-                             bits.to(seg.dtype).repeat_interleave(n_classes, 0)], 1)
-        return cls(codes, vectors, classes)
+        return cls(codes, _code_vectors(n_classes, n_bits, seg.dtype, seg.device), classes)
 
     def with_prefix(self, prefix: torch.Tensor) -> "LabelCodes":
         """The codes of ``cat([prefix expanded over the map, this map], 1)``: ``prefix`` (N, Z)
