@@ -35,6 +35,9 @@ def compare(model, dataset, overrides, o, batch=2, seed=0):
     space = vasis.label_space(dataset)
     label, instance = label_maps(batch, o.height, o.width, space.label_nc, space.dontcare, seed)
     z = torch.randn(batch, o.z_dim) if o.z_dim else None
+    dist = None
+    if model == "clade-icpe":
+        dist = torch.stack([vasis.relative_position_code(m) for m in label])
     sd64 = {k: v.double() if v.is_floating_point() else v for k, v in sd.items()}
 
     def official(state, dtype):
@@ -44,9 +47,6 @@ def compare(model, dataset, overrides, o, batch=2, seed=0):
                                         z=None if z is None else z.to(dtype))
             return official_forward(state, o, spade_input(label, instance, o).to(dtype),
                                     dist=None if dist is None else dist.to(dtype))
-    dist = None
-    if model == "clade-icpe":
-        dist = torch.stack([vasis.relative_position_code(m) for m in label])
     with torch.no_grad():
         if model in ("oasis", "va-oasis"):
             ours = gen(label, z=z)

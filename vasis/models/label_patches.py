@@ -17,7 +17,7 @@ per distinct square and every pixel looks its result up:
 3. the distinct k2 x k2 windows of those windows' ids, padded as ``mlp_gamma`` pads (a zero
    row, or the reflected ids), and gamma and beta of each the same way: each step-2 window's
    products with each tap of both convs' weights, computed once, summed over the taps;
-4. a table lookup per pixel (:func:`vasis.models.layers.lookup_columns`; rows gathered into
+4. a table lookup per pixel (:func:`vasis.models.layers.lookup`; rows gathered into
    channels_last maps for channels_last features).
 
 The same maths as the convs (a conv output is a sum over taps and channels): the sums run in
@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import conv_relu, has_foreign_hooks, lookup_columns, onehot_ids, resize_ids
+from .layers import conv_relu, has_foreign_hooks, lookup, onehot_ids, resize_ids
 
 # When the per-square path runs (benchmarks/bench_label_patches.py measures both sides on
 # scenes, block and COCO-Stuff maps at the scenes' and the papers' widths): the convs must cost
@@ -394,7 +394,6 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
         rows = rows + bias
     sizes = [conv_g.out_channels, conv_b.out_channels]
     if nhwc:   # NHWC maps: row gathers, a table each
-        return tuple(F.embedding(second.inverse, t.contiguous()).permute(0, 3, 1, 2)
+        return tuple(lookup(t.contiguous(), second.inverse, nhwc=True)
                      for t in rows.split(sizes, 1))
-    # NCHW maps: column gathers from the table's transpose (rows = output channels)
-    return lookup_columns(rows.t().contiguous(), second.inverse).split(sizes, 1)
+    return lookup(rows, second.inverse).split(sizes, 1)

@@ -389,12 +389,12 @@ class ConditionalNorm(nn.Module):
         spade = self.cfg.modulation == "spade"
         # SPADE's scale 1 + gamma straight from the label feature when nothing else adds to it
         plain = spade and not self.cfg.position and self.cfg.noise == "none"
-        gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain,
-                                          nhwc=is_nhwc(normalized))
+        nhwc = is_nhwc(normalized)
+        gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain, nhwc=nhwc)
         if plain:
             return _modulate(beta, normalized, gamma)
 
-        factors = self._position_factors(relative, x.shape[2:], nhwc=is_nhwc(normalized))
+        factors = self._position_factors(relative, x.shape[2:], nhwc=nhwc)
         if self.cfg.noise == "semantic" and self.cfg.noise_combine == "concat" and \
                 not torch.is_grad_enabled():
             modulate = self._modulate_concat_noise
