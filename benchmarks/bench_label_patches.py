@@ -5,13 +5,17 @@ For label maps of three kinds - the benchmarks' random block maps (``official_re
 sample when ``../shared`` is beside the checkout - at each resolution a generator's norms see:
 
 * the share of pixels whose 5x5 label square is distinct (what the per-square path computes);
-* one norm's gamma / beta (mlp_shared, then mlp_gamma and mlp_beta) by the per-square path
-  (``label_feature``, the windows found once included) and by the convs (the official
-  operations: three convs, the gamma / beta pair stacked), median ms, one thread, and their ratio.
+* one norm's gamma / beta (mlp_shared, then mlp_gamma and mlp_beta) without gradients, in the
+  layout a generator runs that size in (channels_last from 64x64), by the per-square path
+  (``label_feature``, the windows found once included) with its second step per distinct
+  square ('squares') and per pixel ('pixels'), and by the convs (the official operations: three
+  convs, the gamma / beta pair stacked), median ms, one thread, and the ratio convs / the
+  faster path.
 
 The widths are the scenes preset's (hidden 16, a norm of 16 channels) and the papers' (hidden
-128, 64 channels). 'used' says whether a generator's norm takes the per-square path there (the
-cost rule of ``label_patches``: ``MIN_CONV_MACS``, ``LOOKUP_MACS``, set from these rows).
+128, 64 channels). 'used' says which way a generator's norm takes there without gradients
+(the cost rule of ``label_patches``, whose thresholds are set from these rows; with gradients
+only 'squares' or the convs).
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_label_patches.py [--repeats 20]``.
 """
@@ -36,6 +40,7 @@ from vasis.data import build_dataset  # noqa: E402
 from vasis.data.scenes import SceneDataset  # noqa: E402
 from vasis.models import label_patches  # noqa: E402
 from vasis.models.label_patches import LabelCodes  # noqa: E402
+from vasis.models.layers import NHWC_MIN_PIXELS  # noqa: E402
 from vasis.models.norms import _gamma_beta  # noqa: E402
 
 COCO = ROOT.parent / "shared" / "data" / "coco_stuff_sample"
@@ -65,6 +70,23 @@ def norm_convs(classes, hidden, channels):
     return shared, nn.Conv2d(hidden, channels, 3, padding=1), nn.Conv2d(hidden, channels, 3, padding=1)
 
 
+def used(convs, codes) -> str:
+    """The way a generator's norm takes without gradients: 'squares', 'pixels' or 'convs'."""
+    taken = []
+    real = LabelCodes.pixel_taps
+
+    def spy(self, *args):
+        taken.append("pixels")
+        return real(self, *args)
+    LabelCodes.pixel_taps = spy
+    try:
+        fresh = LabelCodes(codes.codes, codes.vectors)
+        out = label_patches.label_feature(*convs, fresh)
+    finally:
+        LabelCodes.pixel_taps = real
+    return "convs" if out is None else (taken[0] if taken else "squares")
+
+
 def median_ms(fn, repeats) -> float:
     fn()
     times = []
@@ -81,11 +103,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, one thread, median of {args.repeats}; 'distinct' = share "
-          f"of pixels with a distinct 5x5 label square; ms for one norm's gamma and beta")
+          f"of pixels with a distinct 5x5 label square; ms for one norm's gamma and beta; "
+          f"ratio = convs / the faster of squares and pixels")
     print(f"{'maps':<24}{'size':>9}{'distinct':>10}  " +
-          "".join(f"{w:>33}" for w in WIDTHS))
-    print(f"{'':<24}{'':>9}{'':>10}  " + "".join(f"{'squares':>10}{'convs':>9}{'ratio':>8}{'used':>6}"
-                                                  for _ in WIDTHS))
+          "".join(f"{w:>42}" for w in WIDTHS))
+    print(f"{'':<24}{'':>9}{'':>10}  " + "".join(
+        f"{'squares':>9}{'pixels':>8}{'convs':>8}{'ratio':>7}{'used':>10}" for _ in WIDTHS))
     with torch.no_grad():
         for name, (label, classes) in maps().items():
             seg = F.one_hot(label, classes).permute(0, 3, 1, 2).float()
@@ -93,6 +116,9 @@ def main(argv=None) -> int:
             for scale in (1, 2, 4):
                 size = (h // scale, w // scale)
                 small = seg[..., ::scale, ::scale]
+                nhwc = size[0] * size[1] >= NHWC_MIN_PIXELS
+                if nhwc:
+                    small = small.contiguous(memory_format=torch.channels_last)
                 codes = LabelCodes.of(small, classes, label[..., ::scale, ::scale])
                 found = codes.branch_windows(3, "zeros", 3, "zeros")
                 share = found[1].count / (size[0] * size[1])
@@ -100,14 +126,18 @@ def main(argv=None) -> int:
                 for hidden, channels in WIDTHS.values():
                     convs = norm_convs(classes, hidden, channels)
 
-                    def squares():   # the windows are found anew, as in a forward
-                        fresh = LabelCodes(codes.codes, codes.vectors)
-                        return label_patches.label_feature(*convs, fresh, cost_rule=False)
-                    used = label_patches.label_feature(*convs, codes) is not None
-                    t_sq = median_ms(squares, args.repeats)
+                    def way(step2):   # the windows are found anew, as in a forward
+                        def run():
+                            fresh = LabelCodes(codes.codes, codes.vectors)
+                            return label_patches.label_feature(*convs, fresh, cost_rule=False,
+                                                               nhwc=nhwc, step2=step2)
+                        return run
+                    t_sq = median_ms(way("squares"), args.repeats)
+                    t_px = median_ms(way("pixels"), args.repeats)
                     t_conv = median_ms(lambda: _gamma_beta(convs[1], convs[2], convs[0](small)),
                                        args.repeats)
-                    line += f"{t_sq:>10.2f}{t_conv:>9.2f}{t_conv / t_sq:>8.2f}{'yes' if used else 'no':>6}"
+                    line += (f"{t_sq:>9.2f}{t_px:>8.2f}{t_conv:>8.2f}"
+                             f"{t_conv / min(t_sq, t_px):>7.2f}{used(convs, codes):>10}")
                 print(line, flush=True)
     return 0
 

@@ -62,6 +62,7 @@ import vasis  # noqa: E402
 from official_reference import (oasis_input, official_forward, official_spec,  # noqa: E402
                                 random_state_dict, spade_input)
 from official_reference import label_maps, official_options  # noqa: E402
+from vasis.allocator import keep_freed_memory  # noqa: E402
 from vasis.losses import (loss_config, oasis_discriminator_losses,  # noqa: E402
                           oasis_dontcare_channel, oasis_generator_losses,
                           spade_discriminator_losses, spade_generator_losses)
@@ -327,6 +328,8 @@ def _fmt_mem(v):
 def run_cpu(args) -> int:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
+    if args.keep_freed_memory and not keep_freed_memory():
+        print("--keep-freed-memory: the C library is not glibc; its defaults stay")
     dataset, h, w, ngf0, hidden, batch, _, models = SETTINGS[args.setting]
     models = args.models or models
     ngf = args.ngf or ngf0
@@ -335,7 +338,8 @@ def run_cpu(args) -> int:
           f"{args.repeats}, suite and "
           f"reference alternating; ms per iteration; ratio = reference / suite (> 1: suite "
           f"faster); peak = peak tensor memory of one iteration beyond the held state, MiB "
-          f"(torch.profiler)")
+          f"(torch.profiler); C allocator: "
+          f"{'keeps freed memory' if args.keep_freed_memory else 'glibc defaults'}")
     if args.fast:
         print(f"suite with the opt-in {', '.join(args.fast)} (not the reference's fp32 maths)")
     head = f"{'model':<10}{'suite':>9}{'ref':>9}{'ratio':>7}{'peak':>7}{'ref pk':>7}"
@@ -492,6 +496,10 @@ def main(argv=None) -> int:
     p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                    help="CPU: 'cpu' = process CPU time (steadier on a shared machine; use "
                         "--threads 1)")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="CPU: glibc keeps freed memory for reuse (vasis.allocator, as "
+                        "run_analysis.py runs), for both sides: no page faults on fresh tensors, "
+                        "whose number depends on what the other side left the allocator in")
     p.add_argument("--fast", nargs="+", default=[], choices=("amp", "channels_last", "compile"),
                    help="CPU: run the suite side with these opt-in fast paths")
     p.add_argument("--sn-on-weight", action="store_true",

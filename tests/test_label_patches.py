@@ -110,16 +110,29 @@ CASES = [  # k1, k2, mode of mlp_shared, mode of mlp_gamma / mlp_beta
 ]
 
 
+STEPS = ("squares", "pixels")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("k", [1, 3])
+def test_tap_rows_per_pixel_against_unfold(k, kind):
+    grid = blocky(2, 9 + k - 1, 7 + k - 1, 5, 2)
+    rows = label_patches._tap_rows_per_pixel(KINDS[kind](grid), k, 5)
+    every = F.unfold(grid[:, None].float(), k).long().transpose(1, 2).reshape(-1, k * k)
+    assert torch.equal(rows.long(), every * k * k + torch.arange(k * k))
+
+
 @pytest.mark.parametrize("k1,k2,mode1,mode2", CASES)
 @pytest.mark.parametrize("edges", [False, True])
-def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode2, edges):
+@pytest.mark.parametrize("step2", STEPS)
+def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode2, edges, step2):
     ids = blocky(2, 96, 64, 6, 12)
     edge = (blocky(2, 96, 64, 2, 16, seed=1) if edges else None)
     seg = _encode(ids, 6, edge)
     convs = _norm_convs(seg.shape[1], 8, 5, k1, k2, mode1, mode2)
     codes = LabelCodes.of(seg, 6)
     assert codes is not None and torch.equal(codes.classes, ids)
-    mine = label_feature(*convs, codes, cost_rule=False)
+    mine = label_feature(*convs, codes, cost_rule=False, step2=step2)
     assert mine is not None                                   # the per-square path ran
     theirs = _gamma_beta(convs[1], convs[2], convs[0](seg))
     for a, b in zip(mine, theirs):
@@ -135,22 +148,25 @@ def test_label_feature_equals_the_convs_values_and_gradients(k1, k2, mode1, mode
 
 
 @pytest.mark.parametrize("one_plus_gamma", [False, True])
-def test_channels_last_maps_are_the_column_gathers_maps(one_plus_gamma):
+@pytest.mark.parametrize("step2", STEPS)
+def test_channels_last_maps_are_the_column_gathers_maps(one_plus_gamma, step2):
     """``nhwc=True`` (the layout of large maps without gradients): the same gamma and beta,
-    gathered as rows into channels_last maps."""
+    with the channels innermost (per square: channels_last maps; per pixel: views of one)."""
     ids = blocky(2, 64, 48, 6, 10)
     seg = _encode(ids, 6)
     convs = _norm_convs(seg.shape[1], 8, 5, 3, 3, "zeros", "zeros")
     codes = LabelCodes.of(seg, 6)
     with torch.no_grad():
-        columns = label_feature(*convs, codes, one_plus_gamma, cost_rule=False)
-        rows = label_feature(*convs, codes, one_plus_gamma, cost_rule=False, nhwc=True)
+        columns = label_feature(*convs, codes, one_plus_gamma, cost_rule=False, step2=step2)
+        rows = label_feature(*convs, codes, one_plus_gamma, cost_rule=False, nhwc=True,
+                             step2=step2)
     for a, b in zip(rows, columns):
-        assert is_nhwc(a)
+        assert is_nhwc(a) if step2 == "squares" else a.stride(1) == 1
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
-def test_label_feature_with_a_per_image_prefix():
+@pytest.mark.parametrize("step2", STEPS)
+def test_label_feature_with_a_per_image_prefix(step2):
     """OASIS's 3D noise: the codes are per image, the vectors carry z."""
     ids = blocky(3, 64, 48, 4, 10)
     z = torch.randn(3, 5)
@@ -158,13 +174,20 @@ def test_label_feature_with_a_per_image_prefix():
     full = torch.cat([z[:, :, None, None].expand(3, 5, 64, 48), seg], 1)
     codes = LabelCodes.of(seg, 4).with_prefix(z)
     convs = _norm_convs(full.shape[1], 8, 6, 3, 3, "zeros", "reflect")
-    mine = label_feature(*convs, codes, cost_rule=False)
+    mine = label_feature(*convs, codes, cost_rule=False, step2=step2)
     theirs = _gamma_beta(convs[1], convs[2], convs[0](full))
     for a, b in zip(mine, theirs):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_label_feature_declines_what_the_convs_must_do():
+def _spy(method, calls, name):
+    def spy(*args, **kwargs):
+        calls.append(name)
+        return method(*args, **kwargs)
+    return spy
+
+
+def test_label_feature_declines_what_the_convs_must_do(monkeypatch):
     ids = blocky(1, 128, 128, 4, 16)
     seg = _encode(ids, 4)
     convs = _norm_convs(4, 32, 32, 3, 3, "zeros", "zeros")    # ~3e8 multiply-adds as convs
@@ -181,6 +204,22 @@ def test_label_feature_declines_what_the_convs_must_do():
     noisy = LabelCodes.of(_encode(torch.randint(0, 4, (1, 128, 128)), 4), 4)
     assert label_feature(*convs, noisy) is None
     assert label_feature(*convs, noisy, cost_rule=False) is not None   # (the rule declined)
+    # without gradients the second step sums per pixel where its table is small, and the
+    # rule then takes smaller maps (its fixed costs are less); with them, per square
+    steps = []
+    monkeypatch.setattr(LabelCodes, "pixel_taps", _spy(LabelCodes.pixel_taps, steps, "pixels"))
+    monkeypatch.setattr(LabelCodes, "branch_windows",
+                        _spy(LabelCodes.branch_windows, steps, "squares"))
+    mid = LabelCodes.of(_encode(blocky(1, 64, 64, 4, 8), 4), 4)
+    narrow = _norm_convs(4, 16, 16, 3, 3, "zeros", "zeros")     # ~2.1e7 multiply-adds as convs
+    assert label_feature(*narrow, mid) is None and steps == []
+    with torch.no_grad():
+        assert label_feature(*narrow, mid) is not None and steps == ["pixels"]
+        tiny = LabelCodes.of(_encode(blocky(1, 16, 16, 4, 8), 4), 4)
+        assert label_feature(*convs, tiny) is None                 # ~5e6: below even that
+        monkeypatch.setattr(label_patches, "PIXEL_TABLE_BYTES", 0)
+        steps.clear()
+        assert label_feature(*convs, codes) is not None and steps == ["squares"]
     # soft labels are not codes
     soft = seg.clone()
     soft[0, 0, 0, 0] = 0.5

@@ -20,6 +20,12 @@ per distinct square and every pixel looks its result up:
 4. a table lookup per pixel (:func:`vasis.models.layers.lookup`; rows gathered into
    channels_last maps for channels_last features).
 
+Steps 3 and 4 have a second form, for maps where many squares differ (small maps) and no
+gradients are wanted: each pixel sums, over the k2 x k2 taps, the row of the products of the
+step-1 window under that tap (one ``embedding_bag`` over the whole map; the rows of every pixel
+are built once per map and shared by its norms). It skips finding the distinct squares and
+costs k2 * k2 additions per output value, where the convs cost k2 * k2 * hidden multiply-adds.
+
 The same maths as the convs (a conv output is a sum over taps and channels): the sums run in
 another order, so results differ from the convs' at float rounding (tests/test_label_patches.py
 bounds it). Gradients flow through every step (the lookups' backward sums the gradient of each
@@ -43,13 +49,24 @@ import torch.nn.functional as F
 
 from .layers import conv_relu, has_foreign_hooks, lookup, onehot_ids, resize_ids
 
-# When the per-square path runs (benchmarks/bench_label_patches.py measures both sides on
-# scenes, block and COCO-Stuff maps at the scenes' and the papers' widths): the convs must cost
-# at least MIN_CONV_MACS multiply-adds (below, finding the windows and the path's fixed costs
-# outweigh them), and the per-square products plus the lookups (LOOKUP_MACS multiply-adds'
-# worth per gathered value) at most half of that.
+# When the per-square path runs and how (benchmarks/bench_label_patches.py measures the three
+# ways on scenes, block and COCO-Stuff maps at the scenes' and the papers' widths). Costs are
+# in multiply-adds' worth. Per distinct square, the second step finds the squares
+# (SQUARE_FIND_MACS per pixel) and looks up each value (LOOKUP_MACS); per pixel, it builds
+# each pixel's rows (PIXEL_TAPS_MACS) and sums k2 * k2 of them per value (PIXEL_ROW_MACS
+# each). Without gradients the cheaper of the two is taken, per pixel only where the table of
+# tap products fits in PIXEL_TABLE_BYTES (beyond, rows read at random miss the caches); with
+# gradients per square (the per-pixel sums' backward scatters k2 * k2 rows per pixel, slower
+# than the convs'). Either way the path costs at most half of the convs, which must cost at
+# least MIN_CONV_MACS per square and PIXEL_MIN_CONV_MACS per pixel (below, the fixed costs of
+# finding the windows outweigh them).
 MIN_CONV_MACS = 5e7
 LOOKUP_MACS = 20
+SQUARE_FIND_MACS = 1200
+PIXEL_MIN_CONV_MACS = 2e7
+PIXEL_ROW_MACS = 3
+PIXEL_TAPS_MACS = 600
+PIXEL_TABLE_BYTES = 8 * 2 ** 20
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _KEY_LIMIT = 2 ** 62   # keys are int64 products of window digits
 
@@ -219,6 +236,29 @@ def distinct_windows(grid, k: int) -> Windows | None:
     return Windows(inverse, values)
 
 
+def _tap_rows_per_pixel(ids, k: int, count: int) -> torch.Tensor:
+    """(N * H * W, k * k) from ``ids`` (N, H + k - 1, W + k - 1; ``count`` values; a tensor or,
+    on the CPU path, a numpy array): at each pixel and tap of a k x k kernel the row
+    ``id * k * k + tap``, ``id`` being the entry under that tap. Written tap by tap (a strided
+    copy each, int32 where the rows fit: several times faster than unfolding)."""
+    n, hp, wp = ids.shape
+    h, w = hp - k + 1, wp - k + 1
+    numpy = isinstance(ids, np.ndarray)
+    small = count * k * k < 2 ** 31
+    if numpy:
+        scaled = ids.astype(np.int32 if small else np.int64) * (k * k)
+        out = np.empty((n, h, w, k * k), dtype=scaled.dtype)
+    else:
+        scaled = ids.to(torch.int32 if small else torch.int64) * (k * k)
+        out = torch.empty(n, h, w, k * k, dtype=scaled.dtype, device=ids.device)
+    add = np.add if numpy else torch.add
+    for dy in range(k):
+        for dx in range(k):
+            add(scaled[:, dy:dy + h, dx:dx + w], dy * k + dx, out=out[..., dy * k + dx])
+    out = out.reshape(n * h * w, k * k)
+    return torch.from_numpy(out) if numpy else out
+
+
 @functools.lru_cache(maxsize=64)
 def _code_vectors(n_classes: int, n_bits: int, dtype, device) -> torch.Tensor:
     """(n_classes * 2 ** n_bits, n_classes + n_bits): every class's one-hot vector with every
@@ -280,22 +320,44 @@ class LabelCodes:
             return self
         return LabelCodes(resize_ids(self.codes, size), self.vectors)
 
+    def _as_array(self, t: torch.Tensor):
+        # the CPU path finds windows in numpy (distinct_windows takes either)
+        return t.numpy() if t.device.type == "cpu" else t
+
+    def first_windows(self, k1: int, mode1: str) -> Windows | None:
+        """The distinct k1 x k1 windows of codes (``mlp_shared``'s inputs), padded as a conv
+        with ``padding_mode=mode1`` pads; None where the keys do not fit. Found once per map."""
+        key = (k1, mode1)
+        if key not in self._windows:
+            self._windows[key] = distinct_windows(
+                padded(self._as_array(self.codes), k1 // 2, mode1, self.vectors.shape[0]), k1)
+        return self._windows[key]
+
     def branch_windows(self, k1: int, mode1: str, k2: int, mode2: str):
         """(windows of codes for ``mlp_shared``, windows of their ids for ``mlp_gamma``), or
         None where the keys do not fit; found once per map and geometry."""
         key = (k1, mode1, k2, mode2)
         if key not in self._windows:
-            # the CPU path finds windows in numpy (distinct_windows takes either)
-            as_array = (lambda t: t.numpy()) if self.codes.device.type == "cpu" else (lambda t: t)
-            if (k1, mode1) not in self._windows:
-                self._windows[(k1, mode1)] = distinct_windows(
-                    padded(as_array(self.codes), k1 // 2, mode1, self.vectors.shape[0]), k1)
-            first = self._windows[(k1, mode1)]
+            first = self.first_windows(k1, mode1)
             second = None
             if first is not None:
                 second = distinct_windows(
-                    padded(as_array(first.inverse), k2 // 2, mode2, first.count), k2)
+                    padded(self._as_array(first.inverse), k2 // 2, mode2, first.count), k2)
             self._windows[key] = None if second is None else (first, second)
+        return self._windows[key]
+
+    def pixel_taps(self, k1: int, mode1: str, k2: int, mode2: str) -> torch.Tensor | None:
+        """(N * H * W, k2 * k2): at each pixel, for each tap of ``mlp_gamma``, the row
+        ``id * k2 * k2 + tap`` of the first-step window ``id`` under that tap (the padding's
+        zero row is id ``count``; reflected ids for a reflect pad); None where the windows'
+        keys do not fit. Built once per map and geometry."""
+        key = ("taps", k1, mode1, k2, mode2)
+        if key not in self._windows:
+            first = self.first_windows(k1, mode1)
+            taps = None if first is None else _tap_rows_per_pixel(
+                padded(self._as_array(first.inverse), k2 // 2, mode2, first.count), k2,
+                first.count + 1)
+            self._windows[key] = taps
         return self._windows[key]
 
 
@@ -340,14 +402,17 @@ def per_square_macs(found, per_square: int, outs: int) -> int:
 
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
                   codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True,
-                  nhwc: bool = False):
+                  nhwc: bool = False, step2: str | None = None):
     """``conv_g(shared(seg)), conv_b(shared(seg))`` per distinct square of ``codes`` (the codes
     of ``seg``); None when the convs should run instead (see the module's docstring). With
-    ``nhwc`` the maps come channels_last: each a row gather of its own table (the faster
-    gather), for the channels_last features they modulate.
+    ``nhwc`` the maps come with the channels innermost, for the channels_last features they
+    modulate (per square: each a channels_last map; per pixel: views of one NHWC map of both).
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
     entries before the lookup: the same floats as adding it to the map, one pass less.
-    ``cost_rule=False`` skips the cost thresholds (benchmarks compare both paths with it)."""
+    ``step2``: the second step 'squares' (per distinct k2 x k2 square of step-1 windows,
+    looked up per pixel) or 'pixels' (each pixel sums its taps' rows); None: the cost rule
+    chooses ('squares' with gradients). ``cost_rule=False`` skips the cost thresholds
+    (benchmarks compare the paths with it)."""
     parts = conv_relu(shared)
     if parts is None or type(conv_g) is not nn.Conv2d or type(conv_b) is not nn.Conv2d:
         return None
@@ -356,7 +421,10 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     pixels = codes.codes.numel()
     per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
     conv_macs = pixels * (conv_s.weight.numel() + per_square)
-    if cost_rule and conv_macs < MIN_CONV_MACS:
+    if step2 is None and torch.is_grad_enabled():
+        step2 = "squares"
+    least = MIN_CONV_MACS if step2 == "squares" else min(MIN_CONV_MACS, PIXEL_MIN_CONV_MACS)
+    if cost_rule and conv_macs < least:
         return None
     if has_foreign_hooks(shared) or has_foreign_hooks(relu):
         return None
@@ -368,12 +436,27 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if conv_s.weight.dtype != codes.vectors.dtype:
         return None
     k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
-    found = codes.branch_windows(k1, conv_s.padding_mode, k2, conv_g.padding_mode)
+    geometry = (k1, conv_s.padding_mode, k2, conv_g.padding_mode)
     outs = conv_g.out_channels + conv_b.out_channels
-    if found is None or cost_rule and per_square_macs(found, per_square, outs) + \
-            pixels * outs * LOOKUP_MACS > conv_macs / 2:
+    first = codes.first_windows(k1, conv_s.padding_mode)
+    if first is None:
         return None
-    first, second = found
+    taps = k2 * k2
+    pixel_macs = pixels * (PIXEL_TAPS_MACS + taps * outs * PIXEL_ROW_MACS)
+    if step2 is None:
+        table_bytes = (first.count + 1) * taps * outs * conv_g.weight.element_size()
+        step2 = "pixels" if table_bytes <= PIXEL_TABLE_BYTES and \
+            pixel_macs <= pixels * (SQUARE_FIND_MACS + outs * LOOKUP_MACS) else "squares"
+    if step2 == "pixels":
+        if cost_rule and (conv_macs < PIXEL_MIN_CONV_MACS or
+                          (first.count + 1) * per_square + pixel_macs > conv_macs / 2):
+            return None
+    else:
+        found = codes.branch_windows(*geometry)
+        if found is None or cost_rule and (conv_macs < MIN_CONV_MACS or per_square_macs(
+                found, per_square, outs) + pixels * outs * LOOKUP_MACS > conv_macs / 2):
+            return None
+        second = found[1]
 
     # mlp_shared per distinct k1 x k1 window: the sum over taps of the weight's products with
     # the vector at that tap (each vector's products with each tap computed once, a row each)
@@ -386,13 +469,23 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
         pre = pre + conv_s.bias
     actv = F.pad(F.relu(pre), (0, 0, 0, 1))                  # + the zero row of mlp_gamma's pad
 
-    # gamma and beta per distinct k2 x k2 window of those windows, the same way: each
-    # window's products with each tap of both convs (a row each), summed over its taps
-    rows = F.embedding_bag(second.tap_rows, _tap_products(conv_g, conv_b, actv), mode="sum")
+    # gamma and beta: each step-1 window's products with each tap of both convs (a row each),
+    # summed over the taps of each distinct k2 x k2 window of windows (squares) or of each
+    # pixel (pixels)
+    products = _tap_products(conv_g, conv_b, actv)
     bias = _stacked_bias(conv_g, conv_b, one_plus_gamma)
+    sizes = [conv_g.out_channels, conv_b.out_channels]
+    if step2 == "pixels":
+        if bias is not None:   # once per pixel: on its first tap's row
+            by_tap = products.view(-1, taps, outs)
+            products = torch.cat([by_tap[:, :1] + bias, by_tap[:, 1:]], 1).view(-1, outs)
+        n, h, w = first.inverse.shape
+        sums = F.embedding_bag(codes.pixel_taps(*geometry), products, mode="sum")
+        maps = sums.view(n, h, w, outs).permute(0, 3, 1, 2)
+        return maps.split(sizes, 1) if nhwc else maps.contiguous().split(sizes, 1)
+    rows = F.embedding_bag(second.tap_rows, products, mode="sum")
     if bias is not None:
         rows = rows + bias
-    sizes = [conv_g.out_channels, conv_b.out_channels]
     if nhwc:   # NHWC maps: row gathers, a table each
         return tuple(lookup(t.contiguous(), second.inverse, nhwc=True)
                      for t in rows.split(sizes, 1))
