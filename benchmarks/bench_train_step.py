@@ -22,7 +22,9 @@ Settings (``--setting``):
   upsampling), ngf = ndf = 64 (OASIS: channels_d 64), batch 1, VGG off, 2 threads. A whole
   iteration takes seconds here: ``--ngf 16`` gives a quick run (ndf follows ngf).
 * ``scenes``: the ``scenes`` preset (128x128, ngf 8, hidden 16), batch 1; also times the
-  generator forward alone on integer label maps (the per-call input handling).
+  generator forward alone on integer label maps (the per-call input handling); with
+  ``--per-square-too`` also with the label branch's second step per square only (what its
+  per-pixel form gains).
 * ``main-job``: what ``run_analysis.py main`` trains (``analysis/main_train.py``): the ``scenes``
   preset with ngf 8, batch 4 (the scenes recipe), SPADE and VA-SPADE.
 
@@ -36,7 +38,8 @@ it/s and peak allocated memory (``torch.cuda.max_memory_allocated``) as a table 
 stays within 5 minutes; skipped cases are listed.
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_train_step.py [--setting issue] [--ngf 16]
-[--repeats 3] [--models spade clade] [--sn-on-weight]`` or ``... --device cuda --json bench_cuda.json``.
+[--repeats 3] [--models spade clade] [--sn-on-weight] [--keep-freed-memory]
+[--per-square-too]`` or ``... --device cuda --json bench_cuda.json``.
 """
 from __future__ import annotations
 
@@ -320,6 +323,21 @@ class Case:
             g.train()
 
 
+def per_square_only(fn):
+    """``fn`` run with the label branch's second step per distinct square only (its per-pixel
+    form off, and the convs' lower bound back at the per-square one): the suite as it was
+    before that form, to measure what it gains in the same process."""
+    def run():
+        saved = label_patches.PIXEL_TABLE_BYTES, label_patches.PIXEL_MIN_CONV_MACS
+        label_patches.PIXEL_TABLE_BYTES = 0
+        label_patches.PIXEL_MIN_CONV_MACS = label_patches.MIN_CONV_MACS
+        try:
+            return fn()
+        finally:
+            label_patches.PIXEL_TABLE_BYTES, label_patches.PIXEL_MIN_CONV_MACS = saved
+    return run
+
+
 # ------------------------------------------------------------------------------ CPU report
 def _fmt_mem(v):
     return "-" if v is None else f"{v:.0f}"
@@ -347,6 +365,8 @@ def run_cpu(args) -> int:
         head += f"{'sn-on-w':>9}{'gain':>7}"
     if args.setting == "scenes":
         head += f"{'G fwd':>8}{'ref fwd':>8}{'ratio':>7}"
+        if args.per_square_too:
+            head += f"{'sq fwd':>8}{'gain':>7}"
     print(head)
     rows = []
     for m in models:
@@ -368,11 +388,16 @@ def run_cpu(args) -> int:
             line += f"{row['sn_on_weight_ms']:>9.1f}{row['sn_gain']:>7.2f}"
         if args.setting == "scenes":
             with case.forward_fns() as (ours, ref):
-                f = alternate({"suite": ours, "ref": ref}, max(args.repeats, 5), args.clock,
-                              block=8)
+                sides = {"suite": ours, "ref": ref}
+                if args.per_square_too:
+                    sides["sq"] = per_square_only(ours)
+                f = alternate(sides, max(args.repeats, 5), args.clock, block=8)
             row.update(fwd_ms=f["suite"] * 1e3, ref_fwd_ms=f["ref"] * 1e3,
                        fwd_ratio=f["ref"] / f["suite"])
             line += f"{row['fwd_ms']:>8.1f}{row['ref_fwd_ms']:>8.1f}{row['fwd_ratio']:>7.2f}"
+            if args.per_square_too:
+                row.update(sq_fwd_ms=f["sq"] * 1e3, per_pixel_gain=f["sq"] / f["suite"])
+                line += f"{row['sq_fwd_ms']:>8.1f}{row['per_pixel_gain']:>7.2f}"
         print(line, flush=True)
         rows.append(row)
         del case
@@ -500,6 +525,9 @@ def main(argv=None) -> int:
                    help="CPU: glibc keeps freed memory for reuse (vasis.allocator, as "
                         "run_analysis.py runs), for both sides: no page faults on fresh tensors, "
                         "whose number depends on what the other side left the allocator in")
+    p.add_argument("--per-square-too", action="store_true",
+                   help="CPU, --setting scenes: also time the G forward with the label branch's "
+                        "second step per square only (sq fwd); gain = that time / the suite's")
     p.add_argument("--fast", nargs="+", default=[], choices=("amp", "channels_last", "compile"),
                    help="CPU: run the suite side with these opt-in fast paths")
     p.add_argument("--sn-on-weight", action="store_true",

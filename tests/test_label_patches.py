@@ -204,22 +204,29 @@ def test_label_feature_declines_what_the_convs_must_do(monkeypatch):
     noisy = LabelCodes.of(_encode(torch.randint(0, 4, (1, 128, 128)), 4), 4)
     assert label_feature(*convs, noisy) is None
     assert label_feature(*convs, noisy, cost_rule=False) is not None   # (the rule declined)
-    # without gradients the second step sums per pixel where its table is small, and the
-    # rule then takes smaller maps (its fixed costs are less); with them, per square
+    # without gradients, for channels_last features, the second step sums per pixel where
+    # many windows differ, and the rule then takes smaller maps (its fixed costs are less);
+    # with gradients or NCHW features, per square
     steps = []
     monkeypatch.setattr(LabelCodes, "pixel_taps", _spy(LabelCodes.pixel_taps, steps, "pixels"))
     monkeypatch.setattr(LabelCodes, "branch_windows",
                         _spy(LabelCodes.branch_windows, steps, "squares"))
     mid = LabelCodes.of(_encode(blocky(1, 64, 64, 4, 8), 4), 4)
     narrow = _norm_convs(4, 16, 16, 3, 3, "zeros", "zeros")     # ~2.1e7 multiply-adds as convs
-    assert label_feature(*narrow, mid) is None and steps == []
+    assert label_feature(*narrow, mid, nhwc=True) is None and steps == []
     with torch.no_grad():
-        assert label_feature(*narrow, mid) is not None and steps == ["pixels"]
+        assert label_feature(*narrow, mid) is None and steps == []
+        assert label_feature(*narrow, mid, nhwc=True) is not None and steps == ["pixels"]
         tiny = LabelCodes.of(_encode(blocky(1, 16, 16, 4, 8), 4), 4)
-        assert label_feature(*convs, tiny) is None                 # ~5e6: below even that
+        assert label_feature(*convs, tiny, nhwc=True) is None      # ~5e6: below even that
+        steps.clear()   # few distinct windows (16-pixel blocks): per square
+        assert label_feature(*convs, codes, nhwc=True) is not None and steps == ["squares"]
+        monkeypatch.setattr(label_patches, "PIXEL_MIN_SHARE", 0.0)
+        steps.clear()
+        assert label_feature(*convs, codes, nhwc=True) is not None and steps == ["pixels"]
         monkeypatch.setattr(label_patches, "PIXEL_TABLE_BYTES", 0)
         steps.clear()
-        assert label_feature(*convs, codes) is not None and steps == ["squares"]
+        assert label_feature(*convs, codes, nhwc=True) is not None and steps == ["squares"]
     # soft labels are not codes
     soft = seg.clone()
     soft[0, 0, 0, 0] = 0.5

@@ -49,20 +49,27 @@ import torch.nn.functional as F
 
 from .layers import conv_relu, has_foreign_hooks, lookup, onehot_ids, resize_ids
 
-# When the per-square path runs and how (benchmarks/bench_label_patches.py measures the three
-# ways on scenes, block and COCO-Stuff maps at the scenes' and the papers' widths). Costs are
-# in multiply-adds' worth. Per distinct square, the second step finds the squares
-# (SQUARE_FIND_MACS per pixel) and looks up each value (LOOKUP_MACS); per pixel, it builds
-# each pixel's rows (PIXEL_TAPS_MACS) and sums k2 * k2 of them per value (PIXEL_ROW_MACS
-# each). Without gradients the cheaper of the two is taken, per pixel only where the table of
-# tap products fits in PIXEL_TABLE_BYTES (beyond, rows read at random miss the caches); with
-# gradients per square (the per-pixel sums' backward scatters k2 * k2 rows per pixel, slower
-# than the convs'). Either way the path costs at most half of the convs, which must cost at
-# least MIN_CONV_MACS per square and PIXEL_MIN_CONV_MACS per pixel (below, the fixed costs of
-# finding the windows outweigh them).
+# When the per-square path runs and how (benchmarks/bench_label_patches.py times the three
+# ways on scenes, block and COCO-Stuff maps at the scenes' and the papers' widths;
+# bench_train_step.py --per-square-too the generators with and without the per-pixel form).
+# Costs are in multiply-adds' worth. Per distinct square: the convs must cost at least
+# MIN_CONV_MACS (below, finding the windows costs more than the convs save), and the products
+# plus the lookups (LOOKUP_MACS per gathered value) at most half of that. Per pixel, only for
+# channels_last features (the CPU's maps of 64x64 and more without gradients; the sums come out
+# NHWC, and for NCHW ones the transpose costs more than it saves) and where
+# * many step-1 windows differ (at least PIXEL_MIN_SHARE of the pixels: then the squares are
+#   many too, and finding them costs more than summing every pixel's taps),
+# * the norm is narrow (at most PIXEL_MAX_OUTS gamma and beta channels: each value costs k2 * k2
+#   summed rows, PIXEL_ROW_MACS each, against one lookup), and
+# * the table of tap products fits in PIXEL_TABLE_BYTES (rows read at random from a larger one
+#   miss the caches);
+# there the convs need only cost PIXEL_MIN_CONV_MACS, and the path (PIXEL_TAPS_MACS per pixel
+# for its rows) at most half of that. With gradients never per pixel: the backward of the sums
+# scatters k2 * k2 rows per pixel, slower than the convs'.
 MIN_CONV_MACS = 5e7
 LOOKUP_MACS = 20
-SQUARE_FIND_MACS = 1200
+PIXEL_MIN_SHARE = 0.05
+PIXEL_MAX_OUTS = 64
 PIXEL_MIN_CONV_MACS = 2e7
 PIXEL_ROW_MACS = 3
 PIXEL_TAPS_MACS = 600
@@ -411,8 +418,8 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     entries before the lookup: the same floats as adding it to the map, one pass less.
     ``step2``: the second step 'squares' (per distinct k2 x k2 square of step-1 windows,
     looked up per pixel) or 'pixels' (each pixel sums its taps' rows); None: the cost rule
-    chooses ('squares' with gradients). ``cost_rule=False`` skips the cost thresholds
-    (benchmarks compare the paths with it)."""
+    chooses ('squares' with gradients or without ``nhwc``). ``cost_rule=False`` skips the
+    cost thresholds (benchmarks compare the paths with it)."""
     parts = conv_relu(shared)
     if parts is None or type(conv_g) is not nn.Conv2d or type(conv_b) is not nn.Conv2d:
         return None
@@ -421,7 +428,7 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     pixels = codes.codes.numel()
     per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
     conv_macs = pixels * (conv_s.weight.numel() + per_square)
-    if step2 is None and torch.is_grad_enabled():
+    if step2 is None and (torch.is_grad_enabled() or not nhwc):
         step2 = "squares"
     least = MIN_CONV_MACS if step2 == "squares" else min(MIN_CONV_MACS, PIXEL_MIN_CONV_MACS)
     if cost_rule and conv_macs < least:
@@ -442,19 +449,21 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if first is None:
         return None
     taps = k2 * k2
-    pixel_macs = pixels * (PIXEL_TAPS_MACS + taps * outs * PIXEL_ROW_MACS)
     if step2 is None:
         table_bytes = (first.count + 1) * taps * outs * conv_g.weight.element_size()
-        step2 = "pixels" if table_bytes <= PIXEL_TABLE_BYTES and \
-            pixel_macs <= pixels * (SQUARE_FIND_MACS + outs * LOOKUP_MACS) else "squares"
+        step2 = "pixels" if first.count >= PIXEL_MIN_SHARE * pixels and \
+            outs <= PIXEL_MAX_OUTS and table_bytes <= PIXEL_TABLE_BYTES else "squares"
     if step2 == "pixels":
-        if cost_rule and (conv_macs < PIXEL_MIN_CONV_MACS or
-                          (first.count + 1) * per_square + pixel_macs > conv_macs / 2):
+        if cost_rule and (conv_macs < PIXEL_MIN_CONV_MACS or (first.count + 1) * per_square
+                          + pixels * (PIXEL_TAPS_MACS + taps * outs * PIXEL_ROW_MACS)
+                          > conv_macs / 2):
             return None
     else:
+        if cost_rule and conv_macs < MIN_CONV_MACS:
+            return None
         found = codes.branch_windows(*geometry)
-        if found is None or cost_rule and (conv_macs < MIN_CONV_MACS or per_square_macs(
-                found, per_square, outs) + pixels * outs * LOOKUP_MACS > conv_macs / 2):
+        if found is None or cost_rule and per_square_macs(found, per_square, outs) + \
+                pixels * outs * LOOKUP_MACS > conv_macs / 2:
             return None
         second = found[1]
 
