@@ -70,8 +70,9 @@ def norm_convs(classes, hidden, channels):
     return shared, nn.Conv2d(hidden, channels, 3, padding=1), nn.Conv2d(hidden, channels, 3, padding=1)
 
 
-def used(convs, codes) -> str:
-    """The way a generator's norm takes without gradients: 'squares', 'pixels' or 'convs'."""
+def used(convs, codes, nhwc) -> str:
+    """The way a generator's norm takes without gradients (on channels_last features with
+    ``nhwc``): 'squares', 'pixels' or 'convs'."""
     taken = []
     real = LabelCodes.pixel_taps
 
@@ -81,7 +82,7 @@ def used(convs, codes) -> str:
     LabelCodes.pixel_taps = spy
     try:
         fresh = LabelCodes(codes.codes, codes.vectors)
-        out = label_patches.label_feature(*convs, fresh)
+        out = label_patches.label_feature(*convs, fresh, nhwc=nhwc)
     finally:
         LabelCodes.pixel_taps = real
     return "convs" if out is None else (taken[0] if taken else "squares")
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
                     t_conv = median_ms(lambda: _gamma_beta(convs[1], convs[2], convs[0](small)),
                                        args.repeats)
                     line += (f"{t_sq:>9.2f}{t_px:>8.2f}{t_conv:>8.2f}"
-                             f"{t_conv / min(t_sq, t_px):>7.2f}{used(convs, codes):>10}")
+                             f"{t_conv / min(t_sq, t_px):>7.2f}{used(convs, codes, nhwc):>10}")
                 print(line, flush=True)
     return 0
 
