@@ -407,6 +407,60 @@ def per_square_macs(found, per_square: int, outs: int) -> int:
     return (first.count + 1) * per_square + second.count * taps * outs
 
 
+def _plain_branch(shared: nn.Module, relu: nn.Module, conv_s: nn.Module, conv_g: nn.Module,
+                  conv_b: nn.Module, dtype) -> bool:
+    """Whether the branch is the one the path computes: plain 'same' convs of one geometry for
+    gamma and beta, of ``dtype``, and no hook that must see the modules run."""
+    if has_foreign_hooks(shared) or has_foreign_hooks(relu):
+        return False
+    if not (_same_conv(conv_s) and _same_conv(conv_g) and _same_conv(conv_b)):
+        return False
+    if conv_g.kernel_size != conv_b.kernel_size or conv_g.padding_mode != conv_b.padding_mode \
+            or (conv_g.bias is None) != (conv_b.bias is None):
+        return False
+    return conv_s.weight.dtype == dtype
+
+
+@dataclass
+class _Costs:
+    """The cost rule's figures for one norm on one map (multiply-adds' worth; see the
+    constants at the top)."""
+
+    pixels: int
+    per_square: int   # the gamma and beta convs' weights: multiply-adds per window
+    conv_macs: int    # the three convs over the map
+    outs: int         # gamma and beta channels
+    taps: int         # k2 * k2
+
+    @classmethod
+    def of(cls, conv_s: nn.Conv2d, conv_g: nn.Conv2d, conv_b: nn.Conv2d, pixels: int):
+        per_square = conv_g.weight.numel() + conv_b.weight.numel()
+        return cls(pixels, per_square, pixels * (conv_s.weight.numel() + per_square),
+                   conv_g.out_channels + conv_b.out_channels, conv_g.kernel_size[0] ** 2)
+
+    def convs_cost_enough(self, step2: str | None) -> bool:
+        """Whether the convs cost enough for the path to pay for its fixed costs (``step2``
+        None: either form may still be taken)."""
+        least = MIN_CONV_MACS if step2 == "squares" else \
+            PIXEL_MIN_CONV_MACS if step2 == "pixels" else min(MIN_CONV_MACS, PIXEL_MIN_CONV_MACS)
+        return self.conv_macs >= least
+
+    def step2(self, first: Windows, element_size: int) -> str:
+        """The second step's form for channels_last features without gradients."""
+        table_bytes = (first.count + 1) * self.taps * self.outs * element_size
+        many = first.count >= PIXEL_MIN_SHARE * self.pixels
+        return "pixels" if many and self.outs <= PIXEL_MAX_OUTS and \
+            table_bytes <= PIXEL_TABLE_BYTES else "squares"
+
+    def pixels_pay(self, first: Windows) -> bool:
+        return (first.count + 1) * self.per_square + self.pixels * (
+            PIXEL_TAPS_MACS + self.taps * self.outs * PIXEL_ROW_MACS) <= self.conv_macs / 2
+
+    def squares_pay(self, found) -> bool:
+        return per_square_macs(found, self.per_square, self.outs) + \
+            self.pixels * self.outs * LOOKUP_MACS <= self.conv_macs / 2
+
+
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
                   codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True,
                   nhwc: bool = False, step2: str | None = None):
@@ -424,46 +478,28 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if parts is None or type(conv_g) is not nn.Conv2d or type(conv_b) is not nn.Conv2d:
         return None
     conv_s, relu = parts
-    # the cost rule first: most norms stop here, before the checks below
-    pixels = codes.codes.numel()
-    per_square = conv_g.weight.numel() + conv_b.weight.numel()   # multiply-adds per window
-    conv_macs = pixels * (conv_s.weight.numel() + per_square)
     if step2 is None and (torch.is_grad_enabled() or not nhwc):
         step2 = "squares"
-    least = MIN_CONV_MACS if step2 == "squares" else min(MIN_CONV_MACS, PIXEL_MIN_CONV_MACS)
-    if cost_rule and conv_macs < least:
+    costs = _Costs.of(conv_s, conv_g, conv_b, codes.codes.numel())
+    # the cost rule first: most norms stop here, before the checks below
+    if cost_rule and not costs.convs_cost_enough(step2):
         return None
-    if has_foreign_hooks(shared) or has_foreign_hooks(relu):
-        return None
-    if not (_same_conv(conv_s) and _same_conv(conv_g) and _same_conv(conv_b)):
-        return None
-    if conv_g.kernel_size != conv_b.kernel_size or conv_g.padding_mode != conv_b.padding_mode \
-            or (conv_g.bias is None) != (conv_b.bias is None):
-        return None
-    if conv_s.weight.dtype != codes.vectors.dtype:
+    if not _plain_branch(shared, relu, conv_s, conv_g, conv_b, codes.vectors.dtype):
         return None
     k1, k2 = conv_s.kernel_size[0], conv_g.kernel_size[0]
     geometry = (k1, conv_s.padding_mode, k2, conv_g.padding_mode)
-    outs = conv_g.out_channels + conv_b.out_channels
     first = codes.first_windows(k1, conv_s.padding_mode)
     if first is None:
         return None
-    taps = k2 * k2
-    if step2 is None:
-        table_bytes = (first.count + 1) * taps * outs * conv_g.weight.element_size()
-        step2 = "pixels" if first.count >= PIXEL_MIN_SHARE * pixels and \
-            outs <= PIXEL_MAX_OUTS and table_bytes <= PIXEL_TABLE_BYTES else "squares"
+    step2 = step2 or costs.step2(first, conv_g.weight.element_size())
     if step2 == "pixels":
-        if cost_rule and (conv_macs < PIXEL_MIN_CONV_MACS or (first.count + 1) * per_square
-                          + pixels * (PIXEL_TAPS_MACS + taps * outs * PIXEL_ROW_MACS)
-                          > conv_macs / 2):
+        if cost_rule and not (costs.convs_cost_enough(step2) and costs.pixels_pay(first)):
             return None
     else:
-        if cost_rule and conv_macs < MIN_CONV_MACS:
+        if cost_rule and not costs.convs_cost_enough(step2):
             return None
         found = codes.branch_windows(*geometry)
-        if found is None or cost_rule and per_square_macs(found, per_square, outs) + \
-                pixels * outs * LOOKUP_MACS > conv_macs / 2:
+        if found is None or cost_rule and not costs.squares_pay(found):
             return None
         second = found[1]
 
@@ -484,9 +520,10 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     products = _tap_products(conv_g, conv_b, actv)
     bias = _stacked_bias(conv_g, conv_b, one_plus_gamma)
     sizes = [conv_g.out_channels, conv_b.out_channels]
+    outs = costs.outs
     if step2 == "pixels":
         if bias is not None:   # once per pixel: on its first tap's row
-            by_tap = products.view(-1, taps, outs)
+            by_tap = products.view(-1, costs.taps, outs)
             products = torch.cat([by_tap[:, :1] + bias, by_tap[:, 1:]], 1).view(-1, outs)
         n, h, w = first.inverse.shape
         sums = F.embedding_bag(codes.pixel_taps(*geometry), products, mode="sum")
