@@ -246,8 +246,9 @@ def distinct_windows(grid, k: int) -> Windows | None:
 def _tap_rows_per_pixel(ids, k: int, count: int) -> torch.Tensor:
     """(N * H * W, k * k) from ``ids`` (N, H + k - 1, W + k - 1; ``count`` values; a tensor or,
     on the CPU path, a numpy array): at each pixel and tap of a k x k kernel the row
-    ``id * k * k + tap``, ``id`` being the entry under that tap. Written tap by tap (a strided
-    copy each, int32 where the rows fit: several times faster than unfolding)."""
+    ``id * k * k + tap``, ``id`` being the entry under that tap: :attr:`Windows.tap_rows` of
+    every pixel's window, not only the distinct ones. Written tap by tap (a strided copy
+    each, int32 where the rows fit: several times faster than unfolding the windows)."""
     n, hp, wp = ids.shape
     h, w = hp - k + 1, wp - k + 1
     numpy = isinstance(ids, np.ndarray)
