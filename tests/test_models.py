@@ -342,6 +342,47 @@ def test_large_maps_run_channels_last_without_gradients(model, monkeypatch):
     assert layouts[-1] is False
 
 
+def test_upsampling_by_a_broadcast_copy_gives_nearests_values(monkeypatch):
+    """The generators' 2x upsampling without gradients: NCHW maps COPY_UPSAMPLE_WIDTHS wide are
+    copied through a broadcast view, with exactly nearest's values; other maps, gradients and a
+    hooked module (complexity counters) take the module's own path (torch's kernel)."""
+    up = torch.nn.Upsample(scale_factor=2)
+    low, high = layers.COPY_UPSAMPLE_WIDTHS
+    kernel_calls = []
+    interpolate = F.interpolate
+
+    def spy(*args, **kwargs):
+        kernel_calls.append(args[0].shape)
+        return interpolate(*args, **kwargs)
+    monkeypatch.setattr(F, "interpolate", spy)
+    took_kernel = []
+    for shape in [(1, 5, 3, low), (2, 4, 7, high), (1, 3, 4, low - 1), (1, 3, 4, high + 1)]:
+        x = torch.randn(shape)
+        before = len(kernel_calls)
+        with torch.no_grad():
+            out = layers.upsample_2x(up, x)
+        took_kernel.append(len(kernel_calls) > before)
+        assert torch.equal(out, interpolate(x, scale_factor=2, mode="nearest")), shape
+        assert out.is_contiguous()
+    assert took_kernel == [False, False, True, True]
+    x = torch.randn(1, 4, 8, 16)
+    with torch.no_grad():   # channels_last maps keep torch's kernel (its NHWC one is fast)
+        kernel_calls.clear()
+        assert layers.is_nhwc(layers.upsample_2x(up, x.contiguous(memory_format=torch.channels_last)))
+        assert len(kernel_calls) == 1
+    seen = []
+    handle = up.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    with torch.no_grad():
+        layers.upsample_2x(up, x)
+    handle.remove()
+    assert seen == [torch.Size([1, 4, 16, 32])]
+    leaf = x.clone().requires_grad_()
+    kernel_calls.clear()
+    out = layers.upsample_2x(up, leaf)
+    out.sum().backward()
+    assert len(kernel_calls) == 1 and torch.equal(leaf.grad, torch.full_like(x, 4.0))
+
+
 def test_mlp_shared_runs_as_functions_with_the_modules_bits_unless_hooked():
     torch.manual_seed(0)
     seq = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3, padding=1, padding_mode="reflect"),

@@ -17,7 +17,7 @@ from ..relative_position import relative_position_code
 from . import label_patches
 from .blocks import ConditionalResBlock
 from .label_patches import LabelCodes
-from .layers import conv2d, is_nhwc, resize_nearest, working_layout
+from .layers import conv2d, is_nhwc, resize_nearest, upsample_2x, working_layout
 from .norms import class_ids
 from ..errors import UserError
 
@@ -172,7 +172,7 @@ class SPADEGenerator(_Generator):
         x = self.fc(resize_nearest(seg, (self.sh, self.sw)))
         for name, up in self._plan:
             if up:
-                x = self.up(working_layout(x, scale=2))
+                x = upsample_2x(self.up, working_layout(x, scale=2))
             x = getattr(self, name)(x, seg, relative, classes, codes)
         return self._output(torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1))), seg)
 
@@ -229,6 +229,6 @@ class OASISGenerator(_Generator):
         x = self.fc(resize_nearest(seg, (self.init_h, self.init_w)))
         for i, block in enumerate(self.body):
             if i:
-                x = self.up(working_layout(x, scale=2))
+                x = upsample_2x(self.up, working_layout(x, scale=2))
             x = block(x, seg, relative, classes, codes)
         return self._output(torch.tanh(self.conv_img(F.leaky_relu(x, 2e-1))), seg)
