@@ -2,7 +2,8 @@
 
 For the NCHW maps the SPADE and OASIS generators upsample (their batch-1 maps below 64x64 run
 NCHW on the CPU), at the scenes preset (ngf 8, batch 1 and the main job's batch 4) and at the
-issue setting of ``bench_train_step.py`` (Cityscapes 64x128, ngf 64), one thread, no gradients:
+issue setting of ``bench_train_step.py`` (Cityscapes 64x128, ngf 64; its 32x64 map, which the
+generators upsample channels_last, stands for a wider NCHW map), one thread, no gradients:
 ``F.interpolate(x, scale_factor=2, mode='nearest')`` against the copy through a broadcast view
 that ``vasis.models.layers.upsample_2x`` uses for maps ``COPY_UPSAMPLE_WIDTHS`` pixels wide
 (the same values: checked here). Median microseconds and the ratio torch / copy; 'used' is
