@@ -121,15 +121,15 @@ def upsample_2x(up: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``up(x)`` for a generator's ``nn.Upsample(scale_factor=2)`` (nearest). Without gradients
     on the CPU, an NCHW map COPY_UPSAMPLE_WIDTHS pixels wide is written through a broadcast
     view that repeats each pixel 2 x 2 - exactly the values nearest gives - since torch's NCHW
-    nearest kernel is several times slower on such maps (faster on wider ones, and on tiny ones
-    the copy's fixed cost is more: benchmarks/bench_upsample.py). A hooked module (complexity
-    counters) runs."""
-    n, c, h, w = x.shape
+    nearest kernel is slower on such maps, up to 8x on wide ones of many channels (faster on
+    wider maps, and on tiny ones the copy's fixed cost is more: benchmarks/bench_upsample.py).
+    A hooked module (complexity counters) runs."""
     low, high = COPY_UPSAMPLE_WIDTHS
-    if up.scale_factor not in (2, 2.0) or up.mode != "nearest" or has_foreign_hooks(up) or \
-            torch.is_grad_enabled() or x.device.type != "cpu" or not low <= w <= high or \
-            not x.is_contiguous():
+    if x.dim() != 4 or up.scale_factor not in (2, 2.0) or up.mode != "nearest" or \
+            has_foreign_hooks(up) or torch.is_grad_enabled() or x.device.type != "cpu" or \
+            not low <= x.shape[3] <= high or not x.is_contiguous():
         return up(x)
+    n, c, h, w = x.shape
     out = torch.empty(n, c, h, 2, w, 2, dtype=x.dtype, device=x.device)
     out.copy_(x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2))
     return out.view(n, c, 2 * h, 2 * w)
