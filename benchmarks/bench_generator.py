@@ -14,9 +14,7 @@ Run: ``.venv/bin/python benchmarks/bench_generator.py [--batch 2] [--repeats 5]`
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,18 +25,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 import vasis  # noqa: E402
 from official_reference import official_forward, official_spec, random_state_dict  # noqa: E402
 from official_reference import label_maps, oasis_input, official_options, spade_input  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 MODELS = ("spade", "clade", "clade-icpe", "oasis", "va-spade", "va-clade", "va-oasis")
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench(model, dataset, h, w, ngf, hidden, batch, repeats):
@@ -66,8 +55,8 @@ def bench(model, dataset, h, w, ngf, hidden, batch, repeats):
         torch.manual_seed(0)
         b = ref()
         err = (a - b).abs().max().item()
-        t_fwd = timed(ours, repeats)
-        r_fwd = timed(ref, repeats)
+        t_fwd = median_seconds(ours, repeats)
+        r_fwd = median_seconds(ref, repeats)
     # forward + backward w.r.t. all weights
     sd_g = {k: (v.clone().requires_grad_(True) if v.is_floating_point() and not
                 k.endswith(("running_mean", "running_var", "weight_u", "weight_v")) else v)
@@ -82,8 +71,8 @@ def bench(model, dataset, h, w, ngf, hidden, batch, repeats):
             v.grad = None
         ref(sd_g).square().mean().backward()
 
-    t_fb = timed(ours_fb, repeats)
-    r_fb = timed(ref_fb, repeats)
+    t_fb = median_seconds(ours_fb, repeats)
+    r_fb = median_seconds(ref_fb, repeats)
     return dict(model=model, fwd=t_fwd, ref_fwd=r_fwd, fb=t_fb, ref_fb=r_fb, err=err)
 
 

@@ -22,9 +22,7 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_label_patches.py [--repeat
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -42,6 +40,7 @@ from vasis.models import label_patches  # noqa: E402
 from vasis.models.label_patches import LabelCodes  # noqa: E402
 from vasis.models.layers import NHWC_MIN_PIXELS  # noqa: E402
 from vasis.models.norms import _gamma_beta  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 COCO = ROOT.parent / "shared" / "data" / "coco_stuff_sample"
 WIDTHS = {"scenes (hidden 16, C 16)": (16, 16), "papers (hidden 128, C 64)": (128, 64)}
@@ -88,16 +87,6 @@ def used(convs, codes, nhwc) -> str:
     return "convs" if out is None else (taken[0] if taken else "squares")
 
 
-def median_ms(fn, repeats) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=20)
@@ -133,10 +122,10 @@ def main(argv=None) -> int:
                             return label_patches.label_feature(*convs, fresh, cost_rule=False,
                                                                nhwc=nhwc, step2=step2)
                         return run
-                    t_sq = median_ms(way("squares"), args.repeats)
-                    t_px = median_ms(way("pixels"), args.repeats)
-                    t_conv = median_ms(lambda: _gamma_beta(convs[1], convs[2], convs[0](small)),
-                                       args.repeats)
+                    t_sq = median_seconds(way("squares"), args.repeats) * 1e3
+                    t_px = median_seconds(way("pixels"), args.repeats) * 1e3
+                    t_conv = median_seconds(
+                        lambda: _gamma_beta(convs[1], convs[2], convs[0](small)), args.repeats) * 1e3
                     line += (f"{t_sq:>9.2f}{t_px:>8.2f}{t_conv:>8.2f}"
                              f"{t_conv / min(t_sq, t_px):>7.2f}{used(convs, codes, nhwc):>10}")
                 print(line, flush=True)

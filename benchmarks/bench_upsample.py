@@ -14,9 +14,7 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_upsample.py [--repeats 200
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -26,23 +24,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vasis.models import layers  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 # (setting, N, C, H, W) of the maps before each upsampling
 SHAPES = [("scenes", 1, 128, 4, 4), ("scenes", 1, 128, 8, 8), ("scenes", 1, 64, 16, 16),
           ("main job", 4, 128, 8, 8), ("main job", 4, 64, 16, 16),
           ("issue", 1, 1024, 4, 8), ("issue", 1, 1024, 8, 16), ("issue", 1, 512, 16, 32),
           ("issue", 1, 256, 32, 64)]
-
-
-def median_us(fn, repeats: int) -> float:
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e6
 
 
 def copy_everywhere(up: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -69,9 +57,9 @@ def main(argv=None) -> int:
             x = torch.randn(n, c, h, w)
             if not torch.equal(copy_everywhere(up, x), F.interpolate(x, scale_factor=2)):
                 raise AssertionError(f"the copy differs from nearest at {(n, c, h, w)}")
-            t_torch = median_us(lambda: F.interpolate(x, scale_factor=2, mode="nearest"),
-                                args.repeats)
-            t_copy = median_us(lambda: copy_everywhere(up, x), args.repeats)
+            t_torch = median_seconds(lambda: F.interpolate(x, scale_factor=2, mode="nearest"),
+                                     args.repeats, warmup=5) * 1e6
+            t_copy = median_seconds(lambda: copy_everywhere(up, x), args.repeats, warmup=5) * 1e6
             low, high = layers.COPY_UPSAMPLE_WIDTHS
             used = "copy" if low <= w <= high else "torch"
             print(f"{setting:<10}{str((n, c, h, w)):>22}{t_torch:>9.0f}{t_copy:>9.0f}"
