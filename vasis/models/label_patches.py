@@ -493,12 +493,12 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if first is None:
         return None
     step2 = step2 or costs.step2(first, conv_g.weight.element_size())
+    if cost_rule and not costs.convs_cost_enough(step2):   # that form's lower bound
+        return None
     if step2 == "pixels":
-        if cost_rule and not (costs.convs_cost_enough(step2) and costs.pixels_pay(first)):
+        if cost_rule and not costs.pixels_pay(first):
             return None
     else:
-        if cost_rule and not costs.convs_cost_enough(step2):
-            return None
         found = codes.branch_windows(*geometry)
         if found is None or cost_rule and not costs.squares_pay(found):
             return None
