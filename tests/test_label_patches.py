@@ -61,6 +61,29 @@ def test_distinct_windows_in_stages_when_one_key_does_not_fit(kind):
     assert found.count == torch.unique(every, dim=0).shape[0]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_distinct_windows_decline_keys_beyond_int64(kind):
+    """Ids of 3 million: even a row piece of three (3e6 ** 3 > 2 ** 62) has no int64 key."""
+    grid = torch.tensor([[[0, 1, 2, 3], [3_000_000, 5, 6, 7], [8, 9, 10, 11]]])
+    assert distinct_windows(KINDS[kind](grid), 3) is None
+    assert distinct_windows(KINDS[kind](grid % 1000), 3).count == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_compiled_search_numbers_windows_as_they_first_appear(seed):
+    """The CPU path's hash table: window ids in raster order of first appearance, on maps
+    whose windows repeat in runs and across rows (the table's probing and its run shortcut)."""
+    grid = blocky(3, 40, 31, 7, 1 + seed, seed=seed)
+    found = distinct_windows(grid.numpy(), 3)
+    flat = found.inverse.reshape(-1)
+    first = torch.full((found.count,), flat.numel()).scatter_reduce(
+        0, flat, torch.arange(flat.numel()), "amin")         # each id's first pixel
+    assert bool((first[1:] > first[:-1]).all())
+    every = F.unfold(grid[:, None].float(), 3).long().transpose(1, 2).reshape(-1, 9)
+    assert torch.equal(found.values[flat], every)
+    assert found.count == distinct_windows(grid, 3).count      # the tensor path's count
+
+
 def test_onehot_ids_is_the_argmax_of_a_onehot_map_and_refuses_soft_labels():
     ids = blocky(2, 16, 16, 5, 4)
     onehot = F.one_hot(ids, 5).permute(0, 3, 1, 2).float()

@@ -47,6 +47,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import cpu_kernels
 from .layers import conv_relu, has_foreign_hooks, lookup, onehot_ids, resize_ids
 
 # When the per-square path runs and how (benchmarks/bench_label_patches.py times the three
@@ -154,36 +155,15 @@ def padded(ids, p: int, mode: str, sentinel: int):
     return ids[:, rows[:, None], cols[None, :]]
 
 
-def _unique_inverse(key):
-    """(the index of each entry of an integer array among its sorted distinct values - the
-    inverse of ``torch.unique`` -, their count, the flat position of one entry of each).
-
-    On the CPU through numpy, whose sort is several times faster than torch's there (AVX-512 /
-    AVX2 sorting networks) and whose small-array calls cost less; label maps come in runs of
-    equal keys along the rows, so only each run's first entry is sorted."""
-    if not isinstance(key, np.ndarray):
-        inverse = torch.unique(key, return_inverse=True)[1]
-        flat = inverse.reshape(-1)
-        count = int(flat.max()) + 1
-        first = torch.empty(count, dtype=torch.long, device=flat.device)
-        first[flat] = torch.arange(flat.numel(), device=flat.device)
-        return inverse, count, first
-    flat = key.reshape(-1)
-    new_run = np.empty(flat.shape, dtype=bool)
-    new_run[:1] = True
-    np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
-    run_keys = flat[starts]
-    values = np.sort(run_keys)
-    keep = np.empty(values.shape, dtype=bool)
-    keep[:1] = True
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    values = values[keep]
-    run_ids = np.searchsorted(values, run_keys)
-    first = np.empty(len(values), dtype=np.int64)
-    first[run_ids] = starts
-    inverse = np.repeat(run_ids, np.diff(starts, append=flat.size)).reshape(key.shape)
-    return inverse, len(values), first
+def _unique_inverse(key: torch.Tensor):
+    """(the index of each entry of an integer tensor among its sorted distinct values - the
+    inverse of ``torch.unique`` -, their count, the flat position of one entry of each)."""
+    inverse = torch.unique(key, return_inverse=True)[1]
+    flat = inverse.reshape(-1)
+    count = int(flat.max()) + 1
+    first = torch.empty(count, dtype=torch.long, device=flat.device)
+    first[flat] = torch.arange(flat.numel(), device=flat.device)
+    return inverse, count, first
 
 
 def _row_keys(grid, k: int, w: int, radix: int):
@@ -202,45 +182,36 @@ def _column_keys(pieces, k: int, h: int, radix: int):
     return key
 
 
-def _narrow(digits, bound: int):
-    """A numpy array of digits as int32 where every key built from them stays below ``bound``
-    (int32 keys sort and search about twice as fast); else (or a tensor) as it is."""
-    if isinstance(digits, np.ndarray) and bound < 2 ** 31:
-        return digits.astype(np.int32)
-    return digits
-
-
 def distinct_windows(grid, k: int) -> Windows | None:
     """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1): non-negative ints, a
-    tensor or (CPU path) a numpy array.
+    tensor or (CPU path) a numpy array, whose windows the compiled loop of
+    :func:`vasis.models.cpu_kernels.distinct_windows` finds.
 
     A window is one int64 key (its entries as digits, row-major); when k * k digits do not
     fit, the k-wide row pieces are numbered first and the key is k of those numbers. Each
     distinct window's entries are read off ``grid`` at one of its pixels. None if even the
     pieces do not fit (ids beyond a million): the caller runs its convs."""
+    if isinstance(grid, np.ndarray):
+        found = cpu_kernels.distinct_windows(grid, k)
+        return None if found is None else Windows(*map(torch.from_numpy, found))
     n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
     radix = int(grid.max()) + 1
     if radix ** (k * k) < _KEY_LIMIT:
-        key = _column_keys(_row_keys(_narrow(grid, radix ** (k * k)), k, w, radix), k, h,
-                           radix ** k)
+        key = _column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k)
     elif radix ** k < _KEY_LIMIT:
-        piece_ids, pieces, _ = _unique_inverse(_row_keys(_narrow(grid, radix ** k), k, w, radix))
+        piece_ids, pieces, _ = _unique_inverse(_row_keys(grid, k, w, radix))
         if pieces ** k >= _KEY_LIMIT:
             return None
-        key = _column_keys(_narrow(piece_ids, pieces ** k), k, h, pieces)
+        key = _column_keys(piece_ids, k, h, pieces)
     else:
         return None
     inverse, count, first = _unique_inverse(key)
     # each window's entries at the k * k taps, read at one of its pixels (any: all are equal)
     corner = first // (h * w) * (hp * wp) + first % (h * w) // w * wp + first % w
-    numpy = isinstance(inverse, np.ndarray)
-    taps = np.arange(k) if numpy else torch.arange(k, device=grid.device)
+    taps = torch.arange(k, device=grid.device)
     offsets = (taps[:, None] * wp + taps[None, :]).reshape(-1)
-    values = grid.reshape(-1)[corner[:, None] + offsets]
-    if numpy:
-        inverse, values = torch.from_numpy(inverse), torch.from_numpy(values)
-    return Windows(inverse, values)
+    return Windows(inverse, grid.reshape(-1)[corner[:, None] + offsets])
 
 
 def _tap_rows_per_pixel(ids, k: int, count: int) -> torch.Tensor:
@@ -329,7 +300,7 @@ class LabelCodes:
         return LabelCodes(resize_ids(self.codes, size), self.vectors)
 
     def _as_array(self, t: torch.Tensor):
-        # the CPU path finds windows in numpy (distinct_windows takes either)
+        # the CPU path finds windows on numpy arrays (distinct_windows takes either)
         return t.numpy() if t.device.type == "cpu" else t
 
     def first_windows(self, k1: int, mode1: str) -> Windows | None:

@@ -1,0 +1,144 @@
+"""Compiled loops (numba) for the CPU path of SPADE's label branch per distinct square.
+
+The per-square path (:mod:`vasis.models.label_patches`) needs the distinct k x k windows of
+small integer maps (label codes, then the ids of those windows) in every forward. Whole-array
+numpy passes (digit keys, a sort, a search, a repeat) each walk the map again, and inside a
+generator's forward, between convs that evict it from the caches, each pass is several times
+slower than alone. Here one loop computes each pixel's key and numbers it in a hash table
+(ids in order of first appearance; label maps repeat a key along runs of pixels, so a run
+costs one probe). docs/speed.md has what it saved SPADE's scenes forward.
+
+Compiled by numba on the first call and cached on disk (``cache=True``, next to this file or
+in numba's user cache), so later processes start with it. Keys are int64 digit numbers as in
+the tensor path (``label_patches.distinct_windows``): a window's k * k entries in one key where
+they fit below 2 ** 62, else its k row pieces numbered first.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_KEY_LIMIT = 2 ** 62
+# Fibonacci hashing's multiplier 0x9E3779B97F4A7C15 as a signed int64 (numba's integers are
+# signed; the product wraps, its high bits index the table)
+_HASH = np.int64(-7046029254386353131)
+
+
+@numba.njit(cache=True)
+def _fits(radix, digits):
+    """Whether ``radix ** digits`` stays below _KEY_LIMIT."""
+    bound = 1
+    for _ in range(digits):
+        if bound > _KEY_LIMIT // radix:
+            return False
+        bound *= radix
+    return True
+
+
+@numba.njit(cache=True)
+def _number(keys):
+    """(ids, count, first): each key's number among the distinct keys, numbered in order of
+    first appearance; their count; the position of each one's first appearance."""
+    m = keys.shape[0]
+    runs = 1
+    for i in range(1, m):
+        if keys[i] != keys[i - 1]:
+            runs += 1
+    bits = 4
+    while (1 << bits) < 2 * runs:   # at most half full
+        bits += 1
+    mask = (1 << bits) - 1
+    table = np.full(1 << bits, -1, np.int64)   # keys are >= 0
+    numbers = np.empty(1 << bits, np.int64)
+    ids = np.empty(m, np.int64)
+    first = np.empty(runs, np.int64)
+    count = 0
+    previous = -1
+    current = -1
+    for i in range(m):
+        key = keys[i]
+        if key != previous:
+            slot = ((key * _HASH) >> (64 - bits)) & mask
+            while table[slot] != key and table[slot] != -1:
+                slot = (slot + 1) & mask
+            if table[slot] == -1:
+                table[slot] = key
+                numbers[slot] = count
+                first[count] = i
+                count += 1
+            current = numbers[slot]
+            previous = key
+        ids[i] = current
+    return ids, count, first[:count]
+
+
+@numba.njit(cache=True)
+def _row_piece_ids(grid, k, radix):
+    """(ids (N, Hp, W), count): each k-wide horizontal piece of ``grid`` numbered."""
+    n, hp, wp = grid.shape
+    w = wp - k + 1
+    keys = np.empty(n * hp * w, np.int64)
+    i = 0
+    for b in range(n):
+        for y in range(hp):
+            for x in range(w):
+                key = 0
+                for dx in range(k):
+                    key = key * radix + grid[b, y, x + dx]
+                keys[i] = key
+                i += 1
+    ids, count, _ = _number(keys)
+    return ids.reshape(n, hp, w), count
+
+
+@numba.njit(cache=True)
+def _windows(grid, k):
+    """(inverse (N, H, W), values (U, k * k), found): see :func:`distinct_windows`."""
+    n, hp, wp = grid.shape
+    h, w = hp - k + 1, wp - k + 1
+    radix = grid.max() + 1
+    keys = np.empty(n * h * w, np.int64)
+    if _fits(radix, k * k):
+        i = 0
+        for b in range(n):
+            for y in range(h):
+                for x in range(w):
+                    key = 0
+                    for dy in range(k):
+                        for dx in range(k):
+                            key = key * radix + grid[b, y + dy, x + dx]
+                    keys[i] = key
+                    i += 1
+    elif _fits(radix, k):
+        pieces, count = _row_piece_ids(grid, k, radix)
+        if not _fits(count, k):
+            return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
+        i = 0
+        for b in range(n):
+            for y in range(h):
+                for x in range(w):
+                    key = 0
+                    for dy in range(k):
+                        key = key * count + pieces[b, y + dy, x]
+                    keys[i] = key
+                    i += 1
+    else:
+        return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
+    inverse, count, first = _number(keys)
+    values = np.empty((count, k * k), np.int64)
+    for u in range(count):   # each window's entries, read at its first pixel
+        b, rest = divmod(first[u], h * w)
+        y, x = divmod(rest, w)
+        for dy in range(k):
+            for dx in range(k):
+                values[u, dy * k + dx] = grid[b, y + dy, x + dx]
+    return inverse.reshape(n, h, w), values, True
+
+
+def distinct_windows(grid: np.ndarray, k: int):
+    """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1; non-negative ints):
+    (inverse (N, H, W) int64: each pixel's window, values (U, k * k) int64: each window's
+    entries, row-major), or None where even the row pieces' keys do not fit (ids beyond a
+    million)."""
+    inverse, values, found = _windows(np.ascontiguousarray(grid, dtype=np.int64), k)
+    return (inverse, values) if found else None
