@@ -8,9 +8,9 @@ import torch.nn.functional as F
 
 import vasis
 from official_reference import label_maps
-from vasis.models import label_patches
+from vasis.models import cpu_kernels, label_patches
 from vasis.models.label_patches import LabelCodes, distinct_windows, label_feature, padded
-from vasis.models.layers import is_nhwc, onehot_ids
+from vasis.models.layers import eval_norm_affine, is_nhwc, onehot_ids
 from vasis.models.norms import _gamma_beta
 
 MODES = ("zeros", "reflect", "replicate", "circular")
@@ -256,6 +256,33 @@ def test_label_feature_declines_what_the_convs_must_do(monkeypatch):
     assert LabelCodes.of(soft, 4) is None
 
 
+@pytest.mark.parametrize("per_pixel", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+def test_one_pass_modulation_equals_the_separate_passes(per_pixel, affine):
+    """cpu_kernels.modulate against torch's passes: the eval-mode BatchNorm, the lookups (or
+    the per-pixel sums) of gamma and beta, the multiply-add; on rows per square and per pixel
+    (LabelRows.row_per_pixel)."""
+    torch.manual_seed(0)
+    c, n, h, w = 16, 2, 24, 20
+    bn = nn.BatchNorm2d(c, affine=affine)
+    for t in (bn.running_mean, *([bn.weight, bn.bias] if affine else [])):
+        nn.init.normal_(t)
+    bn.running_var.uniform_(0.5, 2)
+    bn.eval()
+    x = torch.randn(n, c, h, w).contiguous(memory_format=torch.channels_last)
+    table = torch.randn(50, 2 * c)
+    with torch.no_grad():
+        index = torch.randint(0, 50, (n * h * w, 9), dtype=torch.int32) if per_pixel else \
+            torch.randint(0, 50, (n, h, w))
+        rows = label_patches.LabelRows(table, index, [c, c], (n, h, w))
+        gamma, beta = rows.maps(nhwc=True)
+        want = beta.addcmul(bn(x), gamma)
+        got = cpu_kernels.modulate(x, *eval_norm_affine(bn), *rows.row_per_pixel())
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert (got - want).abs().max() <= 1e-6 * want.abs().max()
+    assert eval_norm_affine(bn.train()) is None        # batch statistics depend on x
+
+
 SCENES = ("spade", "va-spade", "oasis", "va-oasis")
 
 
@@ -288,18 +315,23 @@ def test_generators_equal_their_convs_with_and_without_gradients(model):
 def test_the_per_square_path_runs_in_the_generators(monkeypatch):
     """The scenes generators do take it (a test that could not fail otherwise)."""
     calls = []
-    real = label_patches.label_feature
+    real = label_patches.label_rows
 
     def spy(*args, **kwargs):
         out = real(*args, **kwargs)
         calls.append(out is not None)
         return out
-    monkeypatch.setattr(label_patches, "label_feature", spy)
+    monkeypatch.setattr(label_patches, "label_rows", spy)
     gen = vasis.build_generator("spade", "scenes").eval()
     label, _ = label_maps(1, 128, 128, vasis.label_space("scenes").label_nc, False, 0)
+    one_pass = []
+    real_modulate = cpu_kernels.modulate
+    monkeypatch.setattr(cpu_kernels, "modulate",
+                        lambda *a: one_pass.append(1) or real_modulate(*a))
     with torch.no_grad():
         gen(label)
     assert any(calls) and not all(calls)      # large maps per square, small ones by convs
+    assert len(one_pass) == sum(calls)        # each modulated in one pass (eval, no gradients)
     calls.clear()
     with label_patches.using(()), torch.no_grad():
         gen(label)

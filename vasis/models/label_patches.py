@@ -18,7 +18,9 @@ per distinct square and every pixel looks its result up:
    row, or the reflected ids), and gamma and beta of each the same way: each step-2 window's
    products with each tap of both convs' weights, computed once, summed over the taps;
 4. a table lookup per pixel (:func:`vasis.models.layers.lookup`; rows gathered into
-   channels_last maps for channels_last features).
+   channels_last maps for channels_last features), or no maps at all: without gradients an
+   eval-mode norm modulates from the rows (:class:`LabelRows`) in one compiled pass
+   (:func:`vasis.models.cpu_kernels.modulate`).
 
 Steps 3 and 4 have a second form, for maps where many squares differ (small maps) and no
 gradients are wanted: each pixel sums, over the k2 x k2 taps, the row of the products of the
@@ -433,6 +435,44 @@ class _Costs:
             self.pixels * self.outs * LOOKUP_MACS <= self.conv_macs / 2
 
 
+@dataclass
+class LabelRows:
+    """A norm's gamma and beta (``sizes`` channels each, side by side) as rows of ``table``
+    (rows, Cg + Cb): per square, each pixel's row is ``table[index]`` (``index`` (N, H, W));
+    per pixel, the sum of the rows that ``index`` (N * H * W, k2 * k2) lists for it, in order.
+    ``shape``: (N, H, W) of the maps."""
+
+    table: torch.Tensor
+    index: torch.Tensor
+    sizes: list
+    shape: tuple
+
+    @property
+    def per_pixel(self) -> bool:
+        return self.index.dim() == 2
+
+    def row_per_pixel(self):
+        """(table, index (N, H, W)): each pixel's gamma and beta are the row ``table[index]``
+        (per pixel: the sums, a row each)."""
+        if not self.per_pixel:
+            return self.table, self.index
+        n, h, w = self.shape
+        sums = F.embedding_bag(self.index, self.table, mode="sum")
+        return sums, torch.arange(n * h * w, device=sums.device).view(n, h, w)
+
+    def maps(self, nhwc: bool = False):
+        """(gamma, beta) maps: NCHW, or channels_last with ``nhwc`` (per square a map each,
+        per pixel views of one NHWC map of both)."""
+        if self.per_pixel:
+            sums = self.row_per_pixel()[0]
+            maps = sums.view(*self.shape, -1).permute(0, 3, 1, 2)
+            return maps.split(self.sizes, 1) if nhwc else maps.contiguous().split(self.sizes, 1)
+        if nhwc:   # NHWC maps: row gathers, a table each
+            return tuple(lookup(t.contiguous(), self.index, nhwc=True)
+                         for t in self.table.split(self.sizes, 1))
+        return lookup(self.table, self.index).split(self.sizes, 1)
+
+
 def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
                   codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True,
                   nhwc: bool = False, step2: str | None = None):
@@ -440,8 +480,19 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     of ``seg``); None when the convs should run instead (see the module's docstring). With
     ``nhwc`` the maps come with the channels innermost, for the channels_last features they
     modulate (per square: each a channels_last map; per pixel: views of one NHWC map of both).
+    The arguments are :func:`label_rows`'."""
+    rows = label_rows(shared, conv_g, conv_b, codes, one_plus_gamma, cost_rule, nhwc, step2)
+    return None if rows is None else rows.maps(nhwc)
+
+
+def label_rows(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
+               codes: LabelCodes, one_plus_gamma: bool = False, cost_rule: bool = True,
+               nhwc: bool = False, step2: str | None = None) -> "LabelRows | None":
+    """:func:`label_feature`'s gamma and beta as table rows (:class:`LabelRows`), or None
+    when the convs should run instead.
     ``one_plus_gamma``: the first map is 1 + gamma (SPADE's scale), added to the table's
     entries before the lookup: the same floats as adding it to the map, one pass less.
+    ``nhwc``: the maps are for channels_last features (the per-pixel form may be taken).
     ``step2``: the second step 'squares' (per distinct k2 x k2 square of step-1 windows,
     looked up per pixel) or 'pixels' (each pixel sums its taps' rows); None: the cost rule
     chooses ('squares' with gradients or without ``nhwc``). ``cost_rule=False`` skips the
@@ -497,14 +548,9 @@ def label_feature(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
         if bias is not None:   # once per pixel: on its first tap's row
             by_tap = products.view(-1, costs.taps, outs)
             products = torch.cat([by_tap[:, :1] + bias, by_tap[:, 1:]], 1).view(-1, outs)
-        n, h, w = first.inverse.shape
-        sums = F.embedding_bag(codes.pixel_taps(*geometry), products, mode="sum")
-        maps = sums.view(n, h, w, outs).permute(0, 3, 1, 2)
-        return maps.split(sizes, 1) if nhwc else maps.contiguous().split(sizes, 1)
+        return LabelRows(products, codes.pixel_taps(*geometry), sizes,
+                         tuple(first.inverse.shape))
     rows = F.embedding_bag(second.tap_rows, products, mode="sum")
     if bias is not None:
         rows = rows + bias
-    if nhwc:   # NHWC maps: row gathers, a table each
-        return tuple(lookup(t.contiguous(), second.inverse, nhwc=True)
-                     for t in rows.split(sizes, 1))
-    return lookup(rows, second.inverse).split(sizes, 1)
+    return LabelRows(rows, second.inverse, sizes, tuple(second.inverse.shape))

@@ -331,6 +331,21 @@ def run_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return norm(x)
 
 
+def eval_norm_affine(norm: nn.Module):
+    """(scale, shift) per channel with ``norm(x) == x * scale + shift`` up to float rounding: a
+    BatchNorm in eval mode (and not hooked) on its running statistics (1 / sqrt(var + eps),
+    times the weight if any; the bias minus mean times that); None for any other norm or mode
+    (batch statistics depend on x)."""
+    if not isinstance(norm, nn.BatchNorm2d) or norm.training or norm.running_mean is None \
+            or has_foreign_hooks(norm):
+        return None
+    scale = (norm.running_var + norm.eps).rsqrt_()
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = (norm.running_mean * scale).neg_()
+    return scale, shift if norm.bias is None else norm.bias + shift
+
+
 def param_free_norm(kind: str, channels: int) -> nn.Module:
     """Normalization without affine parameters; the conditional norm supplies scale and shift."""
     if kind == "syncbatch":

@@ -17,9 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import NormConfig
-from . import label_patches
+from . import cpu_kernels, label_patches
 from .label_patches import LabelCodes
-from .layers import (conv2d, conv_relu, has_foreign_hooks, is_nhwc, lookup, onehot_ids,
+from .layers import (conv2d, conv_relu, eval_norm_affine, has_foreign_hooks, is_nhwc, lookup,
+                     onehot_ids,
                      padded_input, param_free_norm, parameter_cached, resize_ids, resize_nearest,
                      run_norm)
 
@@ -375,6 +376,25 @@ class ConditionalNorm(nn.Module):
             return _modulate(beta, normalized, 1 + gamma)
         return _modulate(beta, normalized, gamma)
 
+    def _modulated_in_one_pass(self, x: torch.Tensor, codes: LabelCodes):
+        """SPADE's plain modulation ``BN(x) * (1 + gamma) + beta`` in one compiled pass over
+        ``x`` (:func:`~vasis.models.cpu_kernels.modulate`), or None where it does not apply. It
+        applies without gradients to a channels_last float32 CPU feature whose param-free
+        norm is an eval-mode BatchNorm (its running statistics fold into a per-channel scale
+        and shift) and whose label branch runs per square or per pixel (gamma and beta come
+        as rows of a table, no maps)."""
+        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32 \
+                or not is_nhwc(x):
+            return None
+        affine = eval_norm_affine(self.param_free_norm)
+        if affine is None:
+            return None
+        rows = label_patches.label_rows(self.mlp_shared, self.mlp_gamma, self.mlp_beta, codes,
+                                        one_plus_gamma=True, nhwc=True)
+        if rows is None or rows.sizes[0] != rows.sizes[1]:
+            return None
+        return cpu_kernels.modulate(x, *affine, *rows.row_per_pixel())
+
     def forward(self, x: torch.Tensor, seg: torch.Tensor,
                 relative: torch.Tensor | None = None,
                 classes: torch.Tensor | None = None,
@@ -384,11 +404,15 @@ class ConditionalNorm(nn.Module):
         ``seg`` (at seg's size), if the caller has it (else computed here when needed);
         ``codes``: ``seg`` as :class:`~vasis.models.label_patches.LabelCodes`, if the caller
         has them (SPADE's label branch then runs once per distinct label square)."""
-        normalized = run_norm(self.param_free_norm, x)
         seg, classes, codes = self.conditioning(seg, classes, x.shape[2:], codes)
         spade = self.cfg.modulation == "spade"
         # SPADE's scale 1 + gamma straight from the label feature when nothing else adds to it
         plain = spade and not self.cfg.position and self.cfg.noise == "none"
+        if plain and codes is not None:
+            out = self._modulated_in_one_pass(x, codes)
+            if out is not None:
+                return out
+        normalized = run_norm(self.param_free_norm, x)
         nhwc = is_nhwc(normalized)
         gamma, beta = self._label_feature(seg, classes, codes, one_plus_gamma=plain, nhwc=nhwc)
         if plain:
