@@ -547,7 +547,10 @@ def label_rows(shared: nn.Module, conv_g: nn.Module, conv_b: nn.Module,
     if step2 == "pixels":
         if bias is not None:   # once per pixel: on its first tap's row
             by_tap = products.view(-1, costs.taps, outs)
-            products = torch.cat([by_tap[:, :1] + bias, by_tap[:, 1:]], 1).view(-1, outs)
+            if torch.is_grad_enabled():
+                products = torch.cat([by_tap[:, :1] + bias, by_tap[:, 1:]], 1).view(-1, outs)
+            else:   # into the new table itself (nothing else holds it): no copy of it
+                by_tap[:, 0] += bias
         return LabelRows(products, codes.pixel_taps(*geometry), sizes,
                          tuple(first.inverse.shape))
     rows = F.embedding_bag(second.tap_rows, products, mode="sum")
