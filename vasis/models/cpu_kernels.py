@@ -80,22 +80,21 @@ def _number(keys):
 
 
 @numba.njit(cache=True)
-def _row_piece_ids(grid, k, radix):
-    """(ids (N, Hp, W), count): each k-wide horizontal piece of ``grid`` numbered."""
+def _digit_keys(grid, kh, kw, radix):
+    """(N, Hp - kh + 1, Wp - kw + 1): each kh x kw window of ``grid`` (N, Hp, Wp) as one
+    integer, its entries the digits (row-major) in base ``radix``."""
     n, hp, wp = grid.shape
-    w = wp - k + 1
-    keys = np.empty(n * hp * w, np.int64)
-    i = 0
+    h, w = hp - kh + 1, wp - kw + 1
+    keys = np.empty((n, h, w), np.int64)
     for b in range(n):
-        for y in range(hp):
+        for y in range(h):
             for x in range(w):
                 key = 0
-                for dx in range(k):
-                    key = key * radix + grid[b, y, x + dx]
-                keys[i] = key
-                i += 1
-    ids, count, _ = _number(keys)
-    return ids.reshape(n, hp, w), count
+                for dy in range(kh):
+                    for dx in range(kw):
+                        key = key * radix + grid[b, y + dy, x + dx]
+                keys[b, y, x] = key
+    return keys
 
 
 @numba.njit(cache=True)
@@ -104,34 +103,16 @@ def _windows(grid, k):
     n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
     radix = grid.max() + 1
-    keys = np.empty(n * h * w, np.int64)
     if _fits(radix, k * k):
-        i = 0
-        for b in range(n):
-            for y in range(h):
-                for x in range(w):
-                    key = 0
-                    for dy in range(k):
-                        for dx in range(k):
-                            key = key * radix + grid[b, y + dy, x + dx]
-                    keys[i] = key
-                    i += 1
-    elif _fits(radix, k):
-        pieces, count = _row_piece_ids(grid, k, radix)
+        keys = _digit_keys(grid, k, k, radix)
+    elif _fits(radix, k):   # the k-wide row pieces numbered, then k of them stacked
+        pieces, count, _ = _number(_digit_keys(grid, 1, k, radix).reshape(-1))
         if not _fits(count, k):
             return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
-        i = 0
-        for b in range(n):
-            for y in range(h):
-                for x in range(w):
-                    key = 0
-                    for dy in range(k):
-                        key = key * count + pieces[b, y + dy, x]
-                    keys[i] = key
-                    i += 1
+        keys = _digit_keys(pieces.reshape(n, hp, w), k, 1, count)
     else:
         return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
-    inverse, count, first = _number(keys)
+    inverse, count, first = _number(keys.reshape(-1))
     values = np.empty((count, k * k), np.int64)
     for u in range(count):   # each window's entries, read at its first pixel
         b, rest = divmod(first[u], h * w)

@@ -20,9 +20,8 @@ from ..config import NormConfig
 from . import cpu_kernels, label_patches
 from .label_patches import LabelCodes
 from .layers import (conv2d, conv_relu, eval_norm_affine, has_foreign_hooks, is_nhwc, lookup,
-                     onehot_ids,
-                     padded_input, param_free_norm, parameter_cached, resize_ids, resize_nearest,
-                     run_norm)
+                     onehot_ids, padded_input, param_free_norm, parameter_cached, resize_ids,
+                     resize_nearest, run_norm)
 
 
 def absolute_position_grid(height: int, width: int) -> torch.Tensor:
