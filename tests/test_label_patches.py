@@ -69,19 +69,43 @@ def test_distinct_windows_decline_keys_beyond_int64(kind):
     assert distinct_windows(KINDS[kind](grid % 1000), 3).count == 2
 
 
+@pytest.mark.parametrize("ids", [7, 300])
 @pytest.mark.parametrize("seed", range(3))
-def test_the_compiled_search_numbers_windows_as_they_first_appear(seed):
-    """The CPU path's hash table: window ids in raster order of first appearance, on maps
-    whose windows repeat in runs and across rows (the table's probing and its run shortcut)."""
-    grid = blocky(3, 40, 31, 7, 1 + seed, seed=seed)
-    found = distinct_windows(grid.numpy(), 3)
-    flat = found.inverse.reshape(-1)
-    first = torch.full((found.count,), flat.numel()).scatter_reduce(
-        0, flat, torch.arange(flat.numel()), "amin")         # each id's first pixel
+def test_the_compiled_search_numbers_windows_as_the_tensor_path(seed, ids):
+    """The CPU path's hash table numbers the windows in key order, as torch.unique does on
+    other devices: the same inverse and values (so the same tables, row for row; without
+    gradients in the order they first appear), on maps
+    whose windows repeat in runs and across rows (the table's probing, its run shortcut), with
+    one key per window (7 ids) and in stages (300 ids: row pieces numbered first)."""
+    grid = blocky(3, 40, 31, ids, 1 + seed, seed=seed)
+    found, want = distinct_windows(grid.numpy(), 3), distinct_windows(grid, 3)
+    assert torch.equal(found.inverse, want.inverse) and torch.equal(found.values, want.values)
+    with torch.no_grad():   # numbered as they first appear: the same windows
+        unsorted = distinct_windows(grid.numpy(), 3)
+    flat = unsorted.inverse.reshape(-1)
+    first = torch.full((unsorted.count,), flat.numel()).scatter_reduce(
+        0, flat, torch.arange(flat.numel()), "amin")           # each id's first pixel
     assert bool((first[1:] > first[:-1]).all())
     every = F.unfold(grid[:, None].float(), 3).long().transpose(1, 2).reshape(-1, 9)
-    assert torch.equal(found.values[flat], every)
-    assert found.count == distinct_windows(grid, 3).count      # the tensor path's count
+    for w in (found, unsorted):
+        assert torch.equal(w.values[w.inverse.reshape(-1)], every)
+
+
+@pytest.mark.parametrize("model", ["spade", "oasis"])
+def test_window_order_changes_no_float_of_a_forward_without_gradients(model, monkeypatch):
+    """Without gradients the CPU path skips sorting the windows: each row of the branch is
+    computed on its own, so the forward is the one with windows in key order."""
+    gen = vasis.build_generator(model, "scenes").eval()
+    label, _ = label_maps(1, 128, 128, vasis.label_space("scenes").label_nc, False, 0)
+    real = cpu_kernels.distinct_windows
+    outs = []
+    for in_order in (False, True):
+        monkeypatch.setattr(cpu_kernels, "distinct_windows",
+                            lambda grid, k, in_key_order=True, o=in_order: real(grid, k, o))
+        torch.manual_seed(0)
+        with torch.no_grad():
+            outs.append(gen(label))
+    assert (outs[0] - outs[1]).abs().max() <= 1e-6 * outs[1].abs().max()
 
 
 def test_onehot_ids_is_the_argmax_of_a_onehot_map_and_refuses_soft_labels():

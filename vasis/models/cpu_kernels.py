@@ -5,8 +5,9 @@ small integer maps (label codes, then the ids of those windows) in every forward
 numpy passes (digit keys, a sort, a search, a repeat) each walk the map again, and inside a
 generator's forward, between convs that evict it from the caches, each pass is several times
 slower than alone. Here one loop computes each pixel's key and numbers it in a hash table
-(ids in order of first appearance; label maps repeat a key along runs of pixels, so a run
-costs one probe). docs/speed.md has what it saved SPADE's scenes forward.
+(label maps repeat a key along runs of pixels, so a run costs one probe), and the distinct
+keys, a few hundred or thousand, are sorted to number them in key order as the tensor path
+does where gradients will flow (their sums over the rows follow the order). docs/speed.md has what it saved SPADE's scenes forward.
 
 The same path's modulation without gradients, ``BN(x) * (1 + gamma) + beta`` with gamma and
 beta given as rows of a table (one per distinct square, or each pixel's sums), is one loop
@@ -43,9 +44,13 @@ def _fits(radix, digits):
 
 
 @numba.njit(cache=True)
-def _number(keys):
-    """(ids, count, first): each key's number among the distinct keys, numbered in order of
-    first appearance; their count; the position of each one's first appearance."""
+def _number(keys, in_key_order):
+    """(ids, count, first): each key's number among the distinct keys, in the order they first
+    appear, or with ``in_key_order`` in increasing order of key (as ``torch.unique`` numbers
+    them: both paths then give the same tables in the same row order, and gradients summed
+    over the rows the same floats); their count; the position of one appearance of each. A
+    hash table numbers them as they first appear; for key order the few distinct keys are
+    sorted and the numbers mapped to their ranks."""
     m = keys.shape[0]
     runs = 1
     for i in range(1, m):
@@ -76,7 +81,14 @@ def _number(keys):
             current = numbers[slot]
             previous = key
         ids[i] = current
-    return ids, count, first[:count]
+    if not in_key_order:
+        return ids, count, first[:count]
+    order = np.argsort(keys[first[:count]])
+    rank = np.empty(count, np.int64)
+    rank[order] = np.arange(count)
+    for i in range(m):
+        ids[i] = rank[ids[i]]
+    return ids, count, first[:count][order]
 
 
 @numba.njit(cache=True)
@@ -98,7 +110,7 @@ def _digit_keys(grid, kh, kw, radix):
 
 
 @numba.njit(cache=True)
-def _windows(grid, k):
+def _windows(grid, k, in_key_order):
     """(inverse (N, H, W), values (U, k * k), found): see :func:`distinct_windows`."""
     n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
@@ -106,13 +118,13 @@ def _windows(grid, k):
     if _fits(radix, k * k):
         keys = _digit_keys(grid, k, k, radix)
     elif _fits(radix, k):   # the k-wide row pieces numbered, then k of them stacked
-        pieces, count, _ = _number(_digit_keys(grid, 1, k, radix).reshape(-1))
+        pieces, count, _ = _number(_digit_keys(grid, 1, k, radix).reshape(-1), in_key_order)
         if not _fits(count, k):
             return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
         keys = _digit_keys(pieces.reshape(n, hp, w), k, 1, count)
     else:
         return np.empty((0, 0, 0), np.int64), np.empty((0, 0), np.int64), False
-    inverse, count, first = _number(keys.reshape(-1))
+    inverse, count, first = _number(keys.reshape(-1), in_key_order)
     values = np.empty((count, k * k), np.int64)
     for u in range(count):   # each window's entries, read at its first pixel
         b, rest = divmod(first[u], h * w)
@@ -123,12 +135,13 @@ def _windows(grid, k):
     return inverse.reshape(n, h, w), values, True
 
 
-def distinct_windows(grid: np.ndarray, k: int):
+def distinct_windows(grid: np.ndarray, k: int, in_key_order: bool = True):
     """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1; non-negative ints):
     (inverse (N, H, W) int64: each pixel's window, values (U, k * k) int64: each window's
     entries, row-major), or None where even the row pieces' keys do not fit (ids beyond a
-    million)."""
-    inverse, values, found = _windows(np.ascontiguousarray(grid, dtype=np.int64), k)
+    million). Numbered in the order of their keys, or without ``in_key_order`` as they first
+    appear (no sort)."""
+    inverse, values, found = _windows(np.ascontiguousarray(grid, dtype=np.int64), k, in_key_order)
     return (inverse, values) if found else None
 
 

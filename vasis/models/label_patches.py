@@ -187,14 +187,18 @@ def _column_keys(pieces, k: int, h: int, radix: int):
 def distinct_windows(grid, k: int) -> Windows | None:
     """The distinct k x k windows of ``grid`` (N, H + k - 1, W + k - 1): non-negative ints, a
     tensor or (CPU path) a numpy array, whose windows the compiled loop of
-    :func:`vasis.models.cpu_kernels.distinct_windows` finds.
+    :func:`vasis.models.cpu_kernels.distinct_windows` finds. Windows are numbered in the order
+    of their keys (``torch.unique``'s), on the CPU without gradients as they first appear.
 
     A window is one int64 key (its entries as digits, row-major); when k * k digits do not
     fit, the k-wide row pieces are numbered first and the key is k of those numbers. Each
     distinct window's entries are read off ``grid`` at one of its pixels. None if even the
     pieces do not fit (ids beyond a million): the caller runs its convs."""
     if isinstance(grid, np.ndarray):
-        found = cpu_kernels.distinct_windows(grid, k)
+        # numbered in key order only where gradients will flow: a weight's gradient sums over
+        # the windows' rows in their order, while without gradients every row is computed on
+        # its own and any order gives the same floats
+        found = cpu_kernels.distinct_windows(grid, k, in_key_order=torch.is_grad_enabled())
         return None if found is None else Windows(*map(torch.from_numpy, found))
     n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
