@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import vasis
+from analysis.recorder import calibrate
 from analysis.study import TINY
 from vasis import allocator
 from vasis.models import layers
@@ -144,12 +145,16 @@ def block_outputs(gen, labels, **kwargs):
 
 
 def test_position_code_starts_as_identity():
-    gen = tiny_generator("spade", padding="reflect", position=("learnable",)).eval()
+    labels = scenes_labels()
+    # BN statistics of its own: an untrained generator's eval image saturates tanh otherwise
+    gen = calibrate(tiny_generator("spade", padding="reflect", position=("learnable",)), labels,
+                    steps=2)
     base = tiny_generator("spade", padding="reflect").eval()
     base.load_state_dict({k: v for k, v in gen.state_dict().items() if "pos" not in k})
-    labels = scenes_labels()
     with torch.no_grad():
-        assert torch.allclose(gen(labels), base(labels), atol=1e-6)
+        out, want = gen(labels), base(labels)
+    assert want.abs().max() < 0.9
+    assert torch.allclose(out, want, rtol=0, atol=1e-6 * want.abs().max())
 
 
 def test_zero_noise_scale_makes_semantic_noise_deterministic():
@@ -321,12 +326,14 @@ def test_large_maps_run_channels_last_without_gradients(model, monkeypatch):
         small = torch.randn(1, 4, 32, 32)
         assert layers.working_layout(small) is small
         assert layers.is_nhwc(layers.working_layout(small, scale=2))
-    gen = vasis.build_generator(model, "scenes").eval()
     label = torch.randint(0, vasis.label_space("scenes").label_nc, (1, 128, 128))
+    gen = vasis.build_generator(model, "scenes")
+    z = torch.randn(1, gen.cfg.z_dim) if model == "oasis" else None
+    # BN statistics of its own: an untrained generator's eval image saturates tanh otherwise
+    gen = calibrate(gen, label, steps=2, **({"z": z} if z is not None else {}))
     last = gen.body[-1] if model == "oasis" else gen.up_3
     layouts = []
     last.register_forward_pre_hook(lambda m, args: layouts.append(layers.is_nhwc(args[0])))
-    z = torch.randn(1, gen.cfg.z_dim) if model == "oasis" else None
     call = (lambda: gen(label, z=z)) if model == "oasis" else (lambda: gen(label))
     with torch.no_grad():
         torch.manual_seed(0)
@@ -336,7 +343,8 @@ def test_large_maps_run_channels_last_without_gradients(model, monkeypatch):
         nchw = call()
     assert layouts == [True, False]
     assert nhwc.is_contiguous() and nchw.is_contiguous()
-    assert (nhwc - nchw).abs().max() < 1e-5
+    assert nchw.abs().max() < 0.9
+    assert (nhwc - nchw).abs().max() < 1e-5 * nchw.abs().max()
     monkeypatch.undo()
     call()                                                     # with gradients
     assert layouts[-1] is False

@@ -38,8 +38,10 @@ def test_swap_padding_copies_and_leaves_original_untouched():
     # the copy equals a reflect-built generator with the same weights
     fresh = vasis.build_generator("spade", "scenes", **SMALL, padding="reflect").eval()
     fresh.load_state_dict(r.state_dict())
-    lab = torch.randint(0, 7, (1, 128, 128))
-    assert torch.equal(fresh(lab), r(lab))
+    lab = torch.randint(0, 7, (128, 128))
+    # block outputs: an untrained generator's image is tanh saturated at +-1 in eval mode
+    a, b = block_features(fresh, lab), block_features(r, lab)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="padding"):
         swap_padding(g, "circular")
 
@@ -53,11 +55,9 @@ def test_swap_padding_va_oasis_zero_is_oasis_block():
     ref = vasis.build_generator("va-oasis", "scenes", **SMALL, padding="zero",
                                 pad_after_block_conv=False, shared_padding=None).eval()
     ref.load_state_dict(z.state_dict())
-    lab = layouts.two_class("sky", "road", dataset="scenes")[None]
-    torch.manual_seed(1)
-    a = z(lab)
-    torch.manual_seed(1)
-    assert torch.equal(a, ref(lab))
+    lab = layouts.two_class("sky", "road", dataset="scenes")
+    a, b = block_features(z, lab, seed=1), block_features(ref, lab, seed=1)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # reflect keeps the valid-conv + reflect-after blocks
     r = swap_padding(g, "reflect")
     assert all(b.pad_after_conv for b in r.body) and r.cfg.pad_after_block_conv
