@@ -26,7 +26,7 @@ import numba
 import numpy as np
 import torch
 
-_KEY_LIMIT = 2 ** 62
+KEY_LIMIT = 2 ** 62   # keys are int64 numbers of window digits, kept below this
 # Fibonacci hashing's multiplier 0x9E3779B97F4A7C15 as a signed int64 (numba's integers are
 # signed; the product wraps, its high bits index the table)
 _HASH = np.int64(-7046029254386353131)
@@ -34,10 +34,10 @@ _HASH = np.int64(-7046029254386353131)
 
 @numba.njit(cache=True)
 def _fits(radix, digits):
-    """Whether ``radix ** digits`` stays below _KEY_LIMIT."""
+    """Whether ``radix ** digits`` stays below KEY_LIMIT."""
     bound = 1
     for _ in range(digits):
-        if bound > _KEY_LIMIT // radix:
+        if bound > KEY_LIMIT // radix:
             return False
         bound *= radix
     return True

@@ -78,7 +78,6 @@ PIXEL_ROW_MACS = 3
 PIXEL_TAPS_MACS = 600
 PIXEL_TABLE_BYTES = 8 * 2 ** 20
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_KEY_LIMIT = 2 ** 62   # keys are int64 products of window digits
 
 _DEVICES = [frozenset({"cpu"})]
 
@@ -203,11 +202,11 @@ def distinct_windows(grid, k: int) -> Windows | None:
     n, hp, wp = grid.shape
     h, w = hp - k + 1, wp - k + 1
     radix = int(grid.max()) + 1
-    if radix ** (k * k) < _KEY_LIMIT:
+    if radix ** (k * k) < cpu_kernels.KEY_LIMIT:
         key = _column_keys(_row_keys(grid, k, w, radix), k, h, radix ** k)
-    elif radix ** k < _KEY_LIMIT:
+    elif radix ** k < cpu_kernels.KEY_LIMIT:
         piece_ids, pieces, _ = _unique_inverse(_row_keys(grid, k, w, radix))
-        if pieces ** k >= _KEY_LIMIT:
+        if pieces ** k >= cpu_kernels.KEY_LIMIT:
             return None
         key = _column_keys(piece_ids, k, h, pieces)
     else:
@@ -455,21 +454,23 @@ class LabelRows:
     def per_pixel(self) -> bool:
         return self.index.dim() == 2
 
+    def _sums(self) -> torch.Tensor:
+        """Per pixel: (N * H * W, Cg + Cb), each pixel's rows summed."""
+        return F.embedding_bag(self.index, self.table, mode="sum")
+
     def row_per_pixel(self):
         """(table, index (N, H, W)): each pixel's gamma and beta are the row ``table[index]``
         (per pixel: the sums, a row each)."""
         if not self.per_pixel:
             return self.table, self.index
-        n, h, w = self.shape
-        sums = F.embedding_bag(self.index, self.table, mode="sum")
-        return sums, torch.arange(n * h * w, device=sums.device).view(n, h, w)
+        sums = self._sums()
+        return sums, torch.arange(sums.shape[0], device=sums.device).view(self.shape)
 
     def maps(self, nhwc: bool = False):
         """(gamma, beta) maps: NCHW, or channels_last with ``nhwc`` (per square a map each,
         per pixel views of one NHWC map of both)."""
         if self.per_pixel:
-            sums = self.row_per_pixel()[0]
-            maps = sums.view(*self.shape, -1).permute(0, 3, 1, 2)
+            maps = self._sums().view(*self.shape, -1).permute(0, 3, 1, 2)
             return maps.split(self.sizes, 1) if nhwc else maps.contiguous().split(self.sizes, 1)
         if nhwc:   # NHWC maps: row gathers, a table each
             return tuple(lookup(t.contiguous(), self.index, nhwc=True)

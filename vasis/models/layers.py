@@ -321,11 +321,16 @@ class SynchronizedBatchNorm2d(nn.BatchNorm2d):
     """
 
 
+def _eval_batch_norm(norm: nn.Module) -> bool:
+    """A BatchNorm in eval mode on running statistics, with no hook that must see it run."""
+    return isinstance(norm, nn.BatchNorm2d) and not norm.training and \
+        norm.running_mean is not None and not has_foreign_hooks(norm)
+
+
 def run_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``norm(x)``; a BatchNorm in eval mode (and not hooked) as ``F.batch_norm`` on its running
     statistics: what its forward computes there, without the module call's Python."""
-    if isinstance(norm, nn.BatchNorm2d) and not norm.training and norm.running_mean is not None \
-            and not has_foreign_hooks(norm):
+    if _eval_batch_norm(norm):
         return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
                             False, 0.0, norm.eps)
     return norm(x)
@@ -336,8 +341,7 @@ def eval_norm_affine(norm: nn.Module):
     BatchNorm in eval mode (and not hooked) on its running statistics (1 / sqrt(var + eps),
     times the weight if any; the bias minus mean times that); None for any other norm or mode
     (batch statistics depend on x)."""
-    if not isinstance(norm, nn.BatchNorm2d) or norm.training or norm.running_mean is None \
-            or has_foreign_hooks(norm):
+    if not _eval_batch_norm(norm):
         return None
     scale = (norm.running_var + norm.eps).rsqrt_()
     if norm.weight is not None:
